@@ -1,0 +1,20 @@
+"""The Celery application: broker and schedule from Django settings."""
+
+import os
+
+from celery import Celery
+from celery.signals import worker_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlpanel.settings")
+
+app = Celery("controlpanel")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _verify_encryption_keys(**_kwargs) -> None:
+    """Refuse to start a worker that could not read the stored secrets."""
+    from controlpanel.crypto import verify_keys
+
+    verify_keys()
