@@ -1,0 +1,147 @@
+"""Command line: `python -m media_pipeline {lanes,faces,stream,samples} ...`.
+
+Exit codes: 0 success, 1 at least one input failed (each has an `error` event), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from media_pipeline import samples
+from media_pipeline.events import EventWriter
+from media_pipeline.face_cache import ENV_VAR as CACHE_ENV_VAR
+from media_pipeline.face_cache import default_cache_dir
+from media_pipeline.faces import DEFAULT_TOLERANCE
+
+DEFAULT_OUTPUT = Path("media-pipeline-output")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m media_pipeline",
+        description="Lane detection, face recognition and camera streaming. Events: JSON lines on stdout.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    lanes = commands.add_parser("lanes", help="detect lane lines in images, videos and folders")
+    lanes.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="images, videos or folders (default: the bundled sample images and clip)",
+    )
+    lanes.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT / "lanes", help="output folder"
+    )
+    lanes.add_argument(
+        "--no-video", action="store_true", help="analyse videos without writing them"
+    )
+    lanes.add_argument(
+        "--preset",
+        default="ultrafast",
+        help="x264 preset of the annotated video (default: %(default)s)",
+    )
+
+    faces = commands.add_parser("faces", help="identify people in images against known faces")
+    faces.add_argument(
+        "--known",
+        type=Path,
+        default=samples.KNOWN_FACES,
+        help="folder of known people: <person>_<N>.jpg or one sub-folder per person "
+        "(default: bundled samples)",
+    )
+    faces.add_argument(
+        "--images",
+        nargs="+",
+        default=[str(samples.UNKNOWN_FACES)],
+        metavar="PATH",
+        help="images or folders to identify (default: bundled samples)",
+    )
+    faces.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    faces.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"encoding cache folder (default: ${CACHE_ENV_VAR} or ~/.cache/media_pipeline)",
+    )
+    faces.add_argument("--no-cache", action="store_true", help="encode known faces every time")
+
+    stream = commands.add_parser("stream", help="serve a camera or test pattern as MJPEG")
+    stream.add_argument(
+        "--source",
+        default="test:ball",
+        help="file:PATH, rtsp://, http(s):// MJPEG, v4l2:/dev/videoN, test:ball|carousel|clock",
+    )
+    stream.add_argument("--process", choices=("none", "lanes", "faces"), default="none")
+    stream.add_argument("--port", type=int, default=8080)
+    stream.add_argument("--host", default="0.0.0.0")  # noqa: S104 - it runs in a pod behind a Service
+    stream.add_argument(
+        "--fps", type=float, default=None, help="frame rate cap (0: as fast as possible)"
+    )
+    stream.add_argument("--width", type=int, default=None, help="resize frames to this width")
+    stream.add_argument("--jpeg-quality", type=int, default=80)
+    stream.add_argument(
+        "--known", type=Path, default=samples.KNOWN_FACES, help="known faces for --process faces"
+    )
+    stream.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    stream.add_argument("--cache-dir", type=Path, default=None)
+    stream.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+    commands.add_parser("samples", help="print the bundled sample paths as one JSON object")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    events = EventWriter(args.command)
+    if args.command == "lanes":
+        from media_pipeline.lane_command import LaneOptions
+        from media_pipeline.lane_command import run as run_lanes
+
+        inputs = args.inputs or [str(samples.LANE_IMAGES), str(samples.LANE_VIDEOS)]
+        options = LaneOptions(output=args.output, write_video=not args.no_video, preset=args.preset)
+        return run_lanes(inputs, options, events)
+    if args.command == "faces":
+        from media_pipeline.face_command import FaceOptions
+        from media_pipeline.face_command import run as run_faces
+
+        cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+        options = FaceOptions(
+            known=args.known, images=args.images, tolerance=args.tolerance, cache_dir=cache_dir
+        )
+        return run_faces(options, events)
+    if args.command == "stream":
+        from media_pipeline.stream_server import StreamOptions
+        from media_pipeline.stream_server import run as run_stream
+
+        return run_stream(
+            StreamOptions(
+                source=args.source,
+                process=args.process,
+                host=args.host,
+                port=args.port,
+                fps=args.fps,
+                width=args.width,
+                jpeg_quality=args.jpeg_quality,
+                known=args.known,
+                tolerance=args.tolerance,
+                cache_dir=args.cache_dir or default_cache_dir(),
+                duration=args.duration,
+            ),
+            events,
+        )
+    if args.command == "samples":
+        paths = {
+            "root": samples.ROOT,
+            "lane_images": samples.LANE_IMAGES,
+            "lane_videos": samples.LANE_VIDEOS,
+            "development_clip": samples.DEVELOPMENT_CLIP,
+            "known_faces": samples.KNOWN_FACES,
+            "unknown_faces": samples.UNKNOWN_FACES,
+        }
+        sys.stdout.write(json.dumps({k: str(v) for k, v in paths.items()}) + "\n")
+        return 0
+    return 2  # argparse rejects unknown commands before this
