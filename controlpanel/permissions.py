@@ -10,7 +10,11 @@ from controlpanel.selectors import has_role
 
 
 def required_role(view, method: str) -> Role:
-    """The role a view needs for a method: `read_role` for safe methods, else `write_role`."""
+    """The role a view needs: `action_roles[action]`, else `read_role` for safe methods,
+    else `write_role`."""
+    action_roles = getattr(view, "action_roles", {})
+    if getattr(view, "action", None) in action_roles:
+        return action_roles[view.action]
     if method in permissions.SAFE_METHODS:
         return getattr(view, "read_role", Role.VIEWER)
     return getattr(view, "write_role", Role.OPERATOR)

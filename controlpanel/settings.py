@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
     "controlpanel",
@@ -180,8 +181,15 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from the panel itself: no CDN at run time.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CredentialKindEnum": "clusters.choices.CredentialKind",
+        "ClusterKindEnum": "clusters.choices.ClusterKind",
+    },
 }
 
 LOGGING = {
@@ -195,5 +203,19 @@ LOGGING = {
         "azure": {"level": "WARNING"},
         "kubernetes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+    },
+}
+
+# Azure endpoints (a sovereign cloud, or the test suite's fake Resource Manager, can replace them).
+AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com")
+AZURE_RESOURCE_MANAGER_URL = env_str("AZURE_RESOURCE_MANAGER_URL", "https://management.azure.com")
+AZURE_TOKEN_AUDIENCE = env_str("AZURE_TOKEN_AUDIENCE", "https://management.azure.com")
+AZURE_DISABLE_INSTANCE_DISCOVERY = env_bool("AZURE_DISABLE_INSTANCE_DISCOVERY", False)
+AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE", "")
+
+CELERY_BEAT_SCHEDULE = {
+    "cluster-health": {
+        "task": "clusters.tasks.cluster_health_check_all",
+        "schedule": HEALTH_CHECK_INTERVAL,
     },
 }

@@ -1,0 +1,231 @@
+"""API shapes of credentials and clusters. Secret fields are write-only."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clusters import kubeconfig as kubeconfig_mod
+from clusters.choices import ClusterKind, CredentialKind
+from clusters.models import Cluster, Credential
+from clusters.validators import validate_dns_label, validate_guid, validate_tenant
+
+
+def _django_validator(func):
+    def run(value):
+        try:
+            func(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+    return run
+
+
+class CredentialSerializer(serializers.ModelSerializer):
+    client_secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        help_text="Azure: the service principal's secret. Write-only; never returned.",
+        style={"input_type": "password"},
+    )
+    kubeconfig = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Kubeconfig: the file's text, certificates embedded. Write-only.",
+    )
+    has_secret = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Credential
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "description",
+            "tenant_id",
+            "client_id",
+            "subscription_id",
+            "context",
+            "server",
+            "client_secret",
+            "kubeconfig",
+            "has_secret",
+            "test_status",
+            "test_message",
+            "tested_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "server",
+            "test_status",
+            "test_message",
+            "tested_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(serializers.BooleanField)
+    def get_has_secret(self, obj: Credential) -> bool:
+        return bool(obj.secret_data)
+
+    def validate(self, attrs):
+        kind = attrs.get("kind") or getattr(self.instance, "kind", None)
+        if self.instance is not None and "kind" in attrs and attrs["kind"] != self.instance.kind:
+            raise serializers.ValidationError({"kind": "The kind of a credential cannot change."})
+        creating = self.instance is None
+        errors = {}
+        if kind == CredentialKind.AZURE:
+            checks = {
+                "tenant_id": validate_tenant,
+                "client_id": validate_guid,
+                "subscription_id": validate_guid,
+            }
+            for name, check in checks.items():
+                value = attrs.get(name, getattr(self.instance, name, ""))
+                if not value:
+                    errors[name] = "This field is required for an Azure service principal."
+                    continue
+                try:
+                    check(value)
+                except DjangoValidationError as exc:
+                    errors[name] = exc.messages
+            if creating and not attrs.get("client_secret"):
+                errors["client_secret"] = "This field is required for an Azure service principal."
+        elif kind == CredentialKind.KUBECONFIG:
+            text = attrs.get("kubeconfig")
+            if creating and not text:
+                errors["kubeconfig"] = "Paste or upload the kubeconfig."
+            elif text or "context" in attrs:
+                if not text:
+                    text = self.instance.secrets()["kubeconfig"]
+                try:
+                    kubeconfig_mod.parse(text, attrs.get("context") or None)
+                except kubeconfig_mod.KubeconfigError as exc:
+                    field = (
+                        "context"
+                        if "context" in str(exc).lower() and attrs.get("context")
+                        else "kubeconfig"
+                    )
+                    errors[field] = str(exc)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class NodeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    ready = serializers.BooleanField()
+    status = serializers.CharField()
+    cpu = serializers.FloatField(help_text="CPU capacity in cores.")
+    memory = serializers.IntegerField(help_text="Memory capacity in bytes.")
+    gpu = serializers.IntegerField(help_text="nvidia.com/gpu capacity.")
+    allocatable_cpu = serializers.FloatField()
+    allocatable_memory = serializers.IntegerField()
+    roles = serializers.ListField(child=serializers.CharField())
+    kubelet_version = serializers.CharField(allow_blank=True)
+    os_image = serializers.CharField(allow_blank=True)
+    taints = serializers.ListField(child=serializers.CharField())
+    unschedulable = serializers.BooleanField()
+
+
+class CapacitySerializer(serializers.Serializer):
+    cpu = serializers.FloatField()
+    memory = serializers.IntegerField()
+    gpu = serializers.IntegerField()
+    nodes = serializers.IntegerField()
+    ready = serializers.IntegerField()
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    nodes = NodeSerializer(many=True, read_only=True)
+    namespaces = serializers.ListField(child=serializers.CharField(), read_only=True)
+    capacity = serializers.SerializerMethodField()
+    kubeconfig = serializers.CharField(
+        write_only=True,
+        required=False,
+        trim_whitespace=False,
+        help_text="For kind=kubernetes: the kubeconfig text (certificates embedded). Write-only.",
+    )
+    context = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        help_text="The kubeconfig context to use (default: its current-context).",
+    )
+    server = serializers.CharField(source="credential.server", read_only=True, default="")
+    name = serializers.CharField(max_length=63, validators=[_django_validator(validate_dns_label)])
+    namespace = serializers.CharField(
+        max_length=63,
+        required=False,
+        default="default",
+        validators=[_django_validator(validate_dns_label)],
+    )
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "description",
+            "namespace",
+            "status",
+            "version",
+            "last_error",
+            "checked_at",
+            "server",
+            "nodes",
+            "namespaces",
+            "capacity",
+            "kubeconfig",
+            "context",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "status",
+            "version",
+            "last_error",
+            "checked_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(CapacitySerializer)
+    def get_capacity(self, obj: Cluster) -> dict:
+        return obj.capacity()
+
+    def validate_name(self, value: str) -> str:
+        qs = Cluster.objects.filter(name=value)
+        if self.instance is not None:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError("A cluster with this name already exists.")
+        return value
+
+    def validate(self, attrs):
+        if self.instance is None:
+            kind = attrs.get("kind")
+            if kind != ClusterKind.KUBERNETES:
+                raise serializers.ValidationError(
+                    {
+                        "kind": "Only kind=kubernetes clusters are imported here; the local cluster "
+                        "exists already and AKS clusters are created through /api/aks/."
+                    }
+                )
+            if not attrs.get("kubeconfig"):
+                raise serializers.ValidationError({"kubeconfig": "This field is required."})
+        elif "kind" in attrs and attrs["kind"] != self.instance.kind:
+            raise serializers.ValidationError({"kind": "The kind of a cluster cannot change."})
+        return attrs
+
+
+class ClusterUpdateSerializer(ClusterSerializer):
+    class Meta(ClusterSerializer.Meta):
+        read_only_fields = [*ClusterSerializer.Meta.read_only_fields, "kind"]

@@ -1,0 +1,130 @@
+"""REST endpoints for credentials and clusters: declarative viewsets calling services."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from clusters import selectors, services
+from clusters.api.serializers import (
+    ClusterSerializer,
+    ClusterUpdateSerializer,
+    CredentialSerializer,
+)
+from clusters.filtersets import ClusterFilterSet, CredentialFilterSet
+from clusters.kubeconfig import KubeconfigError
+from clusters.tasks import cluster_refresh_task
+from controlpanel.choices import Role
+from controlpanel.services import Actor
+
+
+class AcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List credentials (secrets are never returned)"),
+    create=extend_schema(summary="Store a credential (Azure service principal or kubeconfig)"),
+    test=extend_schema(
+        summary="Test the connection on a worker",
+        request=None,
+        responses={202: OpenApiResponse(AcceptedSerializer)},
+    ),
+)
+class CredentialViewSet(viewsets.ModelViewSet):
+    queryset = selectors.credential_list()
+    serializer_class = CredentialSerializer
+    filterset_class = CredentialFilterSet
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at"]
+    write_role = Role.ADMIN
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.credential_create(
+                actor=Actor.from_request(self.request), **serializer.validated_data
+            )
+        except KubeconfigError as exc:
+            raise serializers.ValidationError({"kubeconfig": str(exc)}) from exc
+
+    def perform_update(self, serializer):
+        serializer.instance = services.credential_update(
+            actor=Actor.from_request(self.request),
+            credential=serializer.instance,
+            **serializer.validated_data,
+        )
+
+    def perform_destroy(self, instance):
+        if instance.clusters.exists() or instance.managed_clusters.exists():
+            raise serializers.ValidationError(
+                {"credential": "Clusters still use this credential; delete them first."}
+            )
+        services.credential_delete(actor=Actor.from_request(self.request), credential=instance)
+
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        credential = self.get_object()
+        services.credential_test_request(actor=Actor.from_request(request), credential=credential)
+        return Response({"detail": "Connection test queued."}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List clusters with their health"),
+    retrieve=extend_schema(summary="A cluster: status, version, nodes, namespaces"),
+    create=extend_schema(
+        summary="Import a Kubernetes cluster from a kubeconfig",
+        description="The API server is contacted first; nothing is saved if it cannot be used.",
+    ),
+    refresh=extend_schema(
+        summary="Run a health check now",
+        request=None,
+        responses={202: OpenApiResponse(AcceptedSerializer)},
+    ),
+)
+class ClusterViewSet(viewsets.ModelViewSet):
+    queryset = selectors.cluster_list()
+    filterset_class = ClusterFilterSet
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "status", "created_at"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    action_roles = {"destroy": Role.ADMIN}
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return ClusterUpdateSerializer
+        return ClusterSerializer
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = services.cluster_import(
+                actor=Actor.from_request(self.request),
+                name=data["name"],
+                kubeconfig=data["kubeconfig"],
+                context=data.get("context", ""),
+                namespace=data.get("namespace", "default"),
+                description=data.get("description", ""),
+            )
+        except services.ClusterImportError as exc:
+            raise serializers.ValidationError({exc.field: exc.message}) from exc
+
+    def perform_update(self, serializer):
+        data = {
+            key: value
+            for key, value in serializer.validated_data.items()
+            if key in ("name", "description", "namespace")
+        }
+        serializer.instance = services.cluster_update(
+            actor=Actor.from_request(self.request), cluster=serializer.instance, **data
+        )
+
+    def perform_destroy(self, instance):
+        services.cluster_delete(actor=Actor.from_request(self.request), cluster=instance)
+
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, pk=None):
+        cluster = self.get_object()
+        cluster_refresh_task.delay(cluster.pk)
+        return Response({"detail": "Health check queued."}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,1 @@
+"""Azure: credentials, Resource Manager clients, AKS provisioning, storage and registries."""

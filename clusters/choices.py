@@ -1,0 +1,40 @@
+"""Constants of the clusters app."""
+
+from django.db import models
+
+
+class CredentialKind(models.TextChoices):
+    AZURE = "azure", "Azure service principal"
+    KUBECONFIG = "kubeconfig", "Kubeconfig"
+
+
+class ClusterKind(models.TextChoices):
+    LOCAL = "local", "Local (processes on this machine)"
+    KUBERNETES = "kubernetes", "Kubernetes (imported kubeconfig)"
+    AKS = "aks", "Azure Kubernetes Service"
+
+
+class ClusterStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    HEALTHY = "healthy", "Healthy"
+    DEGRADED = "degraded", "Degraded"
+    UNREACHABLE = "unreachable", "Unreachable"
+    UNAUTHORIZED = "unauthorized", "Unauthorized"
+    ERROR = "error", "Error"
+    PROVISIONING = "provisioning", "Provisioning"
+    DELETING = "deleting", "Deleting"
+
+
+class ConnectionTestStatus(models.TextChoices):
+    NEVER = "never", "Never tested"
+    PENDING = "pending", "Testing…"
+    OK = "ok", "OK"
+    FAILED = "failed", "Failed"
+
+
+# Secret fields per credential kind; everything else about a credential is public metadata.
+SECRET_FIELDS = {
+    CredentialKind.AZURE: ("client_secret",),
+    CredentialKind.KUBECONFIG: ("kubeconfig",),
+}
+GPU_RESOURCE = "nvidia.com/gpu"

@@ -1,0 +1,128 @@
+"""Reading and checking kubeconfig files, and building API clients from them.
+
+A stored kubeconfig must be self-contained: certificates and keys embedded (``*-data``), no
+paths to files on someone's laptop and no exec plugins, because the panel's worker has neither.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+from kubernetes import client as k8s
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import new_client_from_config_dict
+
+FILE_REFERENCES = {
+    "cluster": ("certificate-authority",),
+    "user": ("client-certificate", "client-key", "tokenFile"),
+}
+
+
+class KubeconfigError(ValueError):
+    """The kubeconfig cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Kubeconfig:
+    data: dict
+    context: str
+
+    @property
+    def server(self) -> str:
+        cluster_name = _named(self.data, "contexts", self.context)["context"].get("cluster")
+        cluster = _named(self.data, "clusters", cluster_name) if cluster_name else None
+        return (cluster or {}).get("cluster", {}).get("server", "")
+
+
+def _named(data: dict, section: str, name: str) -> dict | None:
+    for entry in data.get(section) or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry
+    return None
+
+
+def load(text: str) -> dict:
+    """Parse kubeconfig text; refuse what is not a kubeconfig with a precise reason."""
+    if not text or not text.strip():
+        raise KubeconfigError("The kubeconfig is empty.")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where else ""
+        raise KubeconfigError(f"The kubeconfig is not valid YAML{line}.") from exc
+    if not isinstance(data, dict) or not any(
+        key in data for key in ("clusters", "contexts", "users")
+    ):
+        raise KubeconfigError("This YAML is not a kubeconfig: it has no clusters or contexts.")
+    if not data.get("contexts"):
+        raise KubeconfigError("The kubeconfig has no contexts.")
+    return data
+
+
+def context_names(data: dict) -> list[str]:
+    return [entry["name"] for entry in data.get("contexts") or [] if isinstance(entry, dict)]
+
+
+def parse(text: str, context: str | None = None) -> Kubeconfig:
+    """Parse and check a kubeconfig for one context (the current context when none is given)."""
+    data = load(text)
+    names = context_names(data)
+    chosen = context or data.get("current-context") or (names[0] if len(names) == 1 else "")
+    if not chosen:
+        raise KubeconfigError(
+            f"The kubeconfig has several contexts and no current-context: choose one of {names}."
+        )
+    entry = _named(data, "contexts", chosen)
+    if entry is None:
+        raise KubeconfigError(f"Unknown context {chosen!r}: the kubeconfig has {names}.")
+    ctx = entry.get("context") or {}
+    cluster = _named(data, "clusters", ctx.get("cluster", ""))
+    if cluster is None or not (cluster.get("cluster") or {}).get("server"):
+        raise KubeconfigError(f"Context {chosen!r} names no cluster with a server address.")
+    user = _named(data, "users", ctx.get("user", "")) or {"user": {}}
+    for section, body in (
+        ("cluster", cluster.get("cluster") or {}),
+        ("user", user.get("user") or {}),
+    ):
+        for key in FILE_REFERENCES[section]:
+            if body.get(key):
+                raise KubeconfigError(
+                    f"The {section} of context {chosen!r} refers to the file {body[key]!r} "
+                    f"({key}); embed it instead ({key}-data, e.g. `kubectl config view "
+                    "--raw --flatten --minify`)."
+                )
+    if (user.get("user") or {}).get("exec") or (user.get("user") or {}).get("auth-provider"):
+        raise KubeconfigError(
+            f"The user of context {chosen!r} authenticates with a plugin the panel cannot run; "
+            "use a token or client certificate (for AKS, the admin credentials)."
+        )
+    return Kubeconfig(data=data, context=chosen)
+
+
+def _temp_dir() -> str:
+    # Embedded certificates are written to files by the client; keep them private.
+    path = Path(settings.DATA_DIR) / "tmp" / "kube"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return str(path)
+
+
+def api_client(kubeconfig: Kubeconfig) -> k8s.ApiClient:
+    """A fresh API client for this kubeconfig; fails fast rather than retrying for minutes."""
+    configuration = type.__call__(k8s.Configuration)
+    configuration.retries = 1
+    try:
+        return new_client_from_config_dict(
+            kubeconfig.data,
+            context=kubeconfig.context,
+            persist_config=False,
+            temp_file_path=_temp_dir(),
+            client_configuration=configuration,
+        )
+    except (ConfigException, ValueError, TypeError) as exc:
+        raise KubeconfigError(f"The kubeconfig cannot be loaded: {exc}") from exc

@@ -1,0 +1,112 @@
+"""Cloud credentials and cluster records."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.db import models
+
+from clusters.choices import (
+    ClusterKind,
+    ClusterStatus,
+    ConnectionTestStatus,
+    CredentialKind,
+)
+from controlpanel.crypto import EncryptedTextField, decrypt
+
+
+class Credential(models.Model):
+    """A cloud credential. Secret values are encrypted at rest and never leave the server."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=CredentialKind.choices)
+    description = models.CharField(max_length=300, blank=True)
+    # Azure service principal: public identifiers (the client secret is in `secret_data`).
+    tenant_id = models.CharField(max_length=64, blank=True)
+    client_id = models.CharField(max_length=64, blank=True)
+    subscription_id = models.CharField(max_length=64, blank=True)
+    # Kubeconfig: the chosen context and the server it points at (public).
+    context = models.CharField(max_length=253, blank=True)
+    server = models.CharField(max_length=500, blank=True)
+    secret_data = EncryptedTextField(blank=True, help_text="Fernet ciphertext of a JSON object.")
+    test_status = models.CharField(
+        max_length=16, choices=ConnectionTestStatus.choices, default=ConnectionTestStatus.NEVER
+    )
+    test_message = models.TextField(blank=True)
+    tested_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def secrets(self) -> dict[str, str]:
+        """The decrypted secret values. Call only where a client is built."""
+        return json.loads(decrypt(self.secret_data)) if self.secret_data else {}
+
+
+class Cluster(models.Model):
+    """A place workloads run: this machine, an imported Kubernetes cluster or an AKS cluster."""
+
+    name = models.CharField(max_length=63, unique=True)
+    kind = models.CharField(max_length=20, choices=ClusterKind.choices)
+    description = models.CharField(max_length=300, blank=True)
+    credential = models.ForeignKey(
+        Credential,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="clusters",
+        help_text="The kubeconfig used to reach the Kubernetes API.",
+    )
+    cloud_credential = models.ForeignKey(
+        Credential,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="managed_clusters",
+        help_text="The Azure service principal that manages an AKS cluster.",
+    )
+    namespace = models.CharField(
+        max_length=63, default="default", help_text="Namespace the panel runs workloads in."
+    )
+    status = models.CharField(
+        max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.UNKNOWN
+    )
+    version = models.CharField(max_length=50, blank=True)
+    last_error = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    nodes = models.JSONField(default=list, blank=True)
+    namespaces = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == ClusterKind.LOCAL
+
+    def capacity(self) -> dict[str, float]:
+        """Sum of node capacity: cpu cores, memory bytes, GPUs, and ready node count."""
+        total = {"cpu": 0.0, "memory": 0, "gpu": 0, "nodes": len(self.nodes), "ready": 0}
+        for node in self.nodes:
+            total["cpu"] += node.get("cpu", 0)
+            total["memory"] += node.get("memory", 0)
+            total["gpu"] += node.get("gpu", 0)
+            total["ready"] += 1 if node.get("ready") else 0
+        return total

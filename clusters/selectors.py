@@ -1,0 +1,28 @@
+"""Reads about credentials and clusters."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from clusters.choices import ClusterKind
+from clusters.models import Cluster, Credential
+
+
+def cluster_list() -> QuerySet[Cluster]:
+    return Cluster.objects.select_related("credential", "cloud_credential").order_by("name")
+
+
+def credential_list() -> QuerySet[Credential]:
+    return Credential.objects.order_by("name")
+
+
+def cluster_get_by_ref(ref: str | int) -> Cluster | None:
+    """A cluster by id, by name, or `local` for the embedded local cluster."""
+    ref = str(ref).strip()
+    query = Q(name=ref)
+    if ref.isdigit():
+        query |= Q(pk=int(ref))
+    found = Cluster.objects.filter(query).first()
+    if found is None and ref == "local":
+        found = Cluster.objects.filter(kind=ClusterKind.LOCAL).first()
+    return found

@@ -1,0 +1,27 @@
+from django.urls import path
+
+from clusters import views
+
+urlpatterns = [
+    path("clusters/", views.ClusterListView.as_view(), name="cluster-list"),
+    path("clusters/health/", views.ClusterHealthTableView.as_view(), name="cluster-health-table"),
+    path("clusters/import/", views.ClusterImportView.as_view(), name="cluster-import"),
+    path(
+        "clusters/import/contexts/",
+        views.KubeconfigContextsView.as_view(),
+        name="cluster-import-contexts",
+    ),
+    path("clusters/<int:pk>/", views.ClusterDetailView.as_view(), name="cluster-detail"),
+    path("clusters/<int:pk>/edit/", views.ClusterEditView.as_view(), name="cluster-edit"),
+    path("clusters/<int:pk>/refresh/", views.ClusterRefreshView.as_view(), name="cluster-refresh"),
+    path("clusters/<int:pk>/delete/", views.ClusterDeleteView.as_view(), name="cluster-delete"),
+    path("credentials/", views.CredentialListView.as_view(), name="credential-list"),
+    path("credentials/new/", views.CredentialCreateView.as_view(), name="credential-create"),
+    path("credentials/<int:pk>/edit/", views.CredentialEditView.as_view(), name="credential-edit"),
+    path(
+        "credentials/<int:pk>/delete/",
+        views.CredentialDeleteView.as_view(),
+        name="credential-delete",
+    ),
+    path("credentials/<int:pk>/test/", views.CredentialTestView.as_view(), name="credential-test"),
+]

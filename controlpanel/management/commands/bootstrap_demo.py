@@ -1,0 +1,53 @@
+"""First-start set-up for `make run`: encryption key, admin account, local cluster.
+
+Safe to run at every start: it only creates what is missing.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from clusters.services import cluster_ensure_local
+from controlpanel.choices import Role
+from controlpanel.crypto import ensure_key_file
+from controlpanel.services import SYSTEM, user_create
+
+
+class Command(BaseCommand):
+    help = "Create the encryption key, the admin account and the local cluster when missing."
+
+    def handle(self, *args, **options):
+        if ensure_key_file():
+            self.stdout.write("Generated a new encryption key file (mode 0600).")
+        user_model = get_user_model()
+        if not user_model.objects.filter(username="admin").exists():
+            password = secrets.token_urlsafe(12)
+            user = user_create(actor=SYSTEM, username="admin", password=password, role=Role.ADMIN)
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
+            bar = "=" * 64
+            self.stdout.write(
+                f"\n{bar}\n  Admin account created. Log in at the dashboard with\n"
+                f"    username: admin\n    password: {password}\n"
+                "  This password is shown once and stored only as a hash.\n"
+                f"  Change it with: .venv/bin/python manage.py changepassword admin\n{bar}\n"
+            )
+        cluster, created = cluster_ensure_local()
+        if created:
+            self.stdout.write(f"Created the local cluster {cluster.name!r}.")
+        self._extra_steps()
+
+    def _extra_steps(self) -> None:
+        """Demo data of the other apps (workload presets, demo cameras), when they provide it."""
+        from django.utils.module_loading import import_string
+
+        for path in ("workloads.bootstrap.bootstrap_demo",):
+            try:
+                step = import_string(path)
+            except ImportError:
+                continue
+            for line in step() or []:
+                self.stdout.write(line)
