@@ -38,3 +38,9 @@ SECRET_FIELDS = {
     CredentialKind.KUBECONFIG: ("kubeconfig",),
 }
 GPU_RESOURCE = "nvidia.com/gpu"
+
+
+class AccessMode(models.TextChoices):
+    RWO = "ReadWriteOnce", "ReadWriteOnce"
+    ROX = "ReadOnlyMany", "ReadOnlyMany"
+    RWX = "ReadWriteMany", "ReadWriteMany"

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from clusters.choices import (
+    AccessMode,
     ClusterKind,
     ClusterStatus,
     ConnectionTestStatus,
@@ -110,3 +111,34 @@ class Cluster(models.Model):
             total["gpu"] += node.get("gpu", 0)
             total["ready"] += 1 if node.get("ready") else 0
         return total
+
+
+class Volume(models.Model):
+    """Storage a workload can mount: a PersistentVolumeClaim on Kubernetes, a folder under
+    LOCAL_DATA_ROOT on the local cluster."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="volumes")
+    name = models.CharField(max_length=63)
+    claim_name = models.CharField(
+        max_length=253, blank=True, help_text="PersistentVolumeClaim name (Kubernetes clusters)."
+    )
+    access_mode = models.CharField(
+        max_length=20, choices=AccessMode.choices, default=AccessMode.RWX
+    )
+    mount_path = models.CharField(max_length=300, default="/data")
+    local_path = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Local cluster: folder (relative to LOCAL_DATA_ROOT, or absolute).",
+    )
+    description = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cluster", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "name"], name="unique_volume_name_per_cluster")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster}/{self.name}"
