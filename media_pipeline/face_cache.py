@@ -48,7 +48,7 @@ def content_key(path: Path | str) -> str:
 class EncodingCache:
     """Maps content key -> (n, 128) float64 encodings (n may be 0: "no face in this image")."""
 
-    def __init__(self, directory: Path | str | None, settings: str = "hog-1-small-1"):
+    def __init__(self, directory: Path | str | None, settings: str = "hog-1-small-1-margin20"):
         self.directory = Path(directory) if directory is not None else None
         self.file = (
             self.directory / f"face-encodings-{FORMAT}-{settings}.npz" if self.directory else None
