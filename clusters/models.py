@@ -137,7 +137,9 @@ class Volume(models.Model):
     class Meta:
         ordering = ["cluster", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["cluster", "name"], name="unique_volume_name_per_cluster")
+            models.UniqueConstraint(
+                fields=["cluster", "name"], name="unique_volume_name_per_cluster"
+            )
         ]
 
     def __str__(self) -> str:

@@ -91,7 +91,7 @@ def user_update(
     password: str | None = None,
 ) -> AbstractUser:
     changes: dict = {}
-    profile, _ = Profile.objects.get_or_create(user=user)
+    profile = getattr(user, "profile", None) or Profile.objects.create(user=user)
     if role is not None and role != profile.role:
         changes["role"] = [profile.role, role]
         profile.role = role

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from cryptography.fernet import Fernet
 
-pytest_plugins = ["tests.fixtures.accounts", "tests.fixtures.browser"]
+pytest_plugins = ["tests.fixtures.accounts", "tests.fixtures.browser", "tests.kube.plugin"]
 
 
 def free_port() -> int:
