@@ -25,6 +25,13 @@ AADSTS_REASONS = {
 
 def describe_auth_error(exc: ClientAuthenticationError) -> str:
     text = str(exc.message or exc)
+    # MSAL fetches the tenant's OpenID configuration first; an unknown tenant fails there,
+    # before any AADSTS code reaches us.
+    if "Unable to get authority configuration" in text:
+        return (
+            "Authentication failed: Microsoft Entra does not know this tenant: check the "
+            "tenant (directory) id (AADSTS90002)."
+        )
     for code, reason in AADSTS_REASONS.items():
         if re.search(rf"AADSTS{code}\b", text):
             return f"Authentication failed: {reason} (AADSTS{code})."

@@ -1,0 +1,1 @@
+"""Fakes of remote services that speak their real wire protocol, for the real client libraries."""
