@@ -24,7 +24,7 @@ urlpatterns = [
     path("", include("clusters.urls")),
     path("", include("workloads.urls")),
     path("admin/", admin.site.urls),
-    path("api/", include("controlpanel.api.urls")),
+    path("api/", include(("controlpanel.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
