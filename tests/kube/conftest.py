@@ -13,4 +13,5 @@ from tests.kube.plugin import (  # noqa: F401
     kube_namespace,
     kube_testbed,
     pytest_collection_modifyitems,
+    pytest_terminal_summary,
 )

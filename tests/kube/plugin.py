@@ -114,6 +114,8 @@ def _start_testbed(config: pytest.Config) -> KubeTestbed:
     config.add_cleanup(lambda: _stop(control_plane, work))
     admin = client_from_text(control_plane.admin_kubeconfig())
     panel_token = _apply_rbac(admin)
+    # The first namespace waits for the ServiceAccount controller to start: pay that here.
+    wait_for_default_service_account(admin, "default")
     kubelet_client = client_from_text(
         control_plane.kubeconfig(control_plane.tokens.kubelet, "standin-kubelet")
     )
@@ -231,6 +233,23 @@ def kube_namespace(
     except ApiException as exc:
         if exc.status != 404:  # the test may have deleted it itself
             raise
+
+
+# -- reporting -------------------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say how long the test bed took to start, and what went wrong inside the kubelet."""
+    testbed = _testbed
+    if testbed is None or getattr(terminalreporter, "_kube_testbed_reported", False):
+        return  # not started, or already reported (the plugin may be registered twice)
+    terminalreporter._kube_testbed_reported = True
+    terminalreporter.write_line(
+        f"Kubernetes test bed: v1.20.2 at {testbed.server}, started in {testbed.started_in:.1f}s "
+        f"(control plane {testbed.control_plane.started_in:.1f}s)"
+    )
+    for message in testbed.kubelet.errors:
+        terminalreporter.write_line(f"stand-in kubelet: {message}", yellow=True)
 
 
 # -- marker check ------------------------------------------------------------------------------

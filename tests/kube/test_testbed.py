@@ -9,6 +9,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
@@ -16,12 +17,12 @@ from kubernetes.client.exceptions import ApiException
 
 from clusters.kubeconfig import api_client, parse
 from clusters.probe import probe_kubernetes
-from media_pipeline import samples
 from tests.kube.plugin import KubeNamespace
 
 pytestmark = pytest.mark.kubernetes
 
 PIPELINE_IMAGE = "controlpanel/media-pipeline:test"
+SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / "data" / "lanes" / "solidYellowLeft.jpg"
 
 
 def wait_until(what: str, check: Callable[[], object], timeout: float = 60) -> object:
@@ -223,10 +224,10 @@ def test_parallel_pipeline_job_runs_streams_logs_and_completes(
     try:
         inputs = kube_namespace.claim_dir("media") / "inputs"
         inputs.mkdir(parents=True)
-        shutil.copy(samples.LANE_IMAGES / "solidWhiteCurve.jpg", inputs)
+        shutil.copy(SAMPLE_IMAGE, inputs)
         job = pipeline_job(
             "lanes",
-            ["lanes", "/data/inputs/solidWhiteCurve.jpg", "--output", "/data/out/$(POD_NAME)"],
+            ["lanes", "/data/inputs/solidYellowLeft.jpg", "--output", "/data/out/$(POD_NAME)"],
             parallelism=3,
             claim="media",
         )
@@ -355,7 +356,17 @@ def test_deployment_pods_run_until_deleted_and_are_replaced(
     wait_until("2 ready replicas",
                lambda: apps.read_namespaced_deployment_status("web", ns).status.ready_replicas == 2)  # fmt: skip
     victim = core.list_namespaced_pod(ns, label_selector="app=web").items[0].metadata.name
+    # Following a running container's log streams what it wrote so far and stays open...
+    stream = core.read_namespaced_pod_log(
+        victim, ns, follow=True, _preload_content=False, _request_timeout=30
+    )
+    chunks = stream.stream(1024)
+    first = next(chunks)
+    assert first.startswith(b"standin-kubelet"), first
     core.delete_namespaced_pod(victim, ns)  # graceful: the kubelet stops it, then removes it
+    # ...until the container stops.
+    rest = b"".join(chunks)
+    assert b"nginx:1.25 is scripted" in first + rest
 
     def replaced() -> bool:
         names = {
