@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export HOST PORT
+# honcho gives every process its own PORT, so the web address travels under other names.
+export PANEL_HOST := $(HOST)
+export PANEL_PORT := $(PORT)
 
 .PHONY: run test venv system-packages migrate demo lint format kube-testbed test-postgres test-sqlite bench clean
 
