@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from clusters.kubeconfig import api_client, parse
 from clusters.probe import probe_kubernetes
+from tests.kube.manifests import assert_valid_manifest
 from tests.kube.plugin import KubeNamespace
 
 pytestmark = pytest.mark.kubernetes
@@ -46,7 +47,7 @@ def pipeline_job(name: str, args: list[str], parallelism: int = 1, claim: str = 
     if claim:
         volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
         mounts = [{"name": "data", "mountPath": "/data"}]
-    return {
+    manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name},
@@ -69,7 +70,6 @@ def pipeline_job(name: str, args: list[str], parallelism: int = 1, claim: str = 
                                     "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
                                 }
                             ],
-                            "workingDir": "/data" if claim else None,
                             "volumeMounts": mounts,
                             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
                         }
@@ -79,6 +79,10 @@ def pipeline_job(name: str, args: list[str], parallelism: int = 1, claim: str = 
             },
         },
     }
+    if claim:
+        manifest["spec"]["template"]["spec"]["containers"][0]["workingDir"] = "/data"
+    assert_valid_manifest(manifest)  # also valid for today's clusters, not only for 1.20
+    return manifest
 
 
 def azure_file_claim(core: k8s.CoreV1Api, namespace: str, claim: str) -> str:
