@@ -122,3 +122,31 @@ def test_the_credential_form_shows_field_errors(admin_client):
     assert response.status_code == 400
     assert 'data-field="client_id"' in response.content.decode()
     assert not Credential.objects.exists()
+
+
+@pytest.mark.kubernetes
+def test_testing_a_kubeconfig_credential_reports_the_server(
+    celery_worker, admin_api, kube_kubeconfig
+):
+    """ "Test connection" runs on the real worker and records what it found."""
+    body = {"name": "testbed", "kind": "kubeconfig", "kubeconfig": kube_kubeconfig}
+    credential_id = admin_api.post("/api/credentials/", body, format="json").json()["id"]
+    assert admin_api.post(f"/api/credentials/{credential_id}/test/").status_code == 202
+    from tests.conftest import wait_for
+
+    done = wait_for(lambda: Credential.objects.filter(pk=credential_id, test_status="ok").first())
+    assert "Kubernetes v1.20" in done.test_message and "node(s)" in done.test_message
+    shown = admin_api.get(f"/api/credentials/{credential_id}/").json()
+    assert shown["test_status"] == "ok"
+
+
+def test_testing_an_unreachable_kubeconfig_says_so(celery_worker, admin_api):
+    body = {"name": "gone", "kind": "kubeconfig", "kubeconfig": minimal("https://127.0.0.1:1")}
+    credential_id = admin_api.post("/api/credentials/", body, format="json").json()["id"]
+    admin_api.post(f"/api/credentials/{credential_id}/test/")
+    from tests.conftest import wait_for
+
+    done = wait_for(
+        lambda: Credential.objects.filter(pk=credential_id, test_status="failed").first()
+    )
+    assert "unreachable" in done.test_message and "connection refused" in done.test_message

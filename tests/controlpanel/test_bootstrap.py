@@ -53,3 +53,25 @@ def test_the_openapi_schema_describes_the_api(client):
 def test_the_api_docs_page_needs_no_cdn(client):
     html = client.get("/api/docs/").content.decode()
     assert "cdn.jsdelivr" not in html and "unpkg" not in html
+
+
+@pytest.mark.smoke
+def test_the_embedded_sqlite_database_runs_in_wal_mode(tmp_path):
+    """Web, worker and beat write to one SQLite file at once: that needs WAL."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    from controlpanel.settings import sqlite_database
+
+    config = {
+        **sqlite_database(tmp_path / "db.sqlite3"),
+        "TIME_ZONE": None,
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": False,
+        "AUTOCOMMIT": True,
+        "ATOMIC_REQUESTS": False,
+    }
+    wrapper = DatabaseWrapper(config)
+    with wrapper.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+    wrapper.close()
