@@ -144,3 +144,4 @@ class Volume(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster}/{self.name}"
+from clusters.models_azure import *  # noqa: E402,F401,F403  (Azure models live in their own module)

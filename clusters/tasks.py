@@ -32,3 +32,7 @@ def cluster_health_check_all() -> int:
     for cluster_id in ids:
         cluster_refresh_task.delay(cluster_id)
     return len(ids)
+
+
+# Azure operations live in their own module; importing it here lets autodiscovery find them.
+from clusters.azure.tasks import azure_operation_task, azure_operations_resume  # noqa: E402,F401

@@ -49,3 +49,69 @@ def management_kwargs(sp: ServicePrincipal) -> dict:
     if settings.AZURE_CA_BUNDLE:
         kwargs["connection_verify"] = settings.AZURE_CA_BUNDLE
     return kwargs
+
+
+def setting(name: str, default: float) -> float:
+    """Tunables with defaults for production; tests shorten them (no setting needed in prod)."""
+    return float(getattr(settings, name, default))
+
+
+def poll_interval() -> float:
+    return setting("AZURE_POLL_INTERVAL", 15.0)
+
+
+def _retry_kwargs() -> dict:
+    # azure-core's RetryPolicy retries 408/429/500/502/503/504 and connection errors with
+    # exponential backoff, and waits what a Retry-After header asks for.
+    return {
+        "retry_total": int(setting("AZURE_RETRY_ATTEMPTS", 6)),
+        "retry_backoff_factor": setting("AZURE_RETRY_BASE_DELAY", 1.0),
+        "retry_backoff_max": setting("AZURE_RETRY_MAX_DELAY", 60.0),
+    }
+
+
+def _without_auto_registration(client):
+    """azure-mgmt clients register a missing resource provider on their own, sleeping 10 s per
+    poll, which hides MissingSubscriptionRegistration. The panel asks first (preflight) and
+    registers explicitly, so that policy is made a pass-through."""
+    from azure.mgmt.core.policies import ARMAutoResourceProviderRegistrationPolicy
+
+    for policy in client._client._pipeline._impl_policies:
+        if isinstance(policy, ARMAutoResourceProviderRegistrationPolicy):
+            policy.send = policy.next.send
+    return client
+
+
+def arm_client(client_class, sp: ServicePrincipal):
+    """An azure-mgmt-* client for the service principal, with the panel's retry settings."""
+    return _without_auto_registration(client_class(**management_kwargs(sp), **_retry_kwargs()))
+
+
+def resources(sp: ServicePrincipal):
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    return arm_client(ResourceManagementClient, sp)
+
+
+def containerservice(sp: ServicePrincipal):
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    return arm_client(ContainerServiceClient, sp)
+
+
+def storage(sp: ServicePrincipal):
+    from azure.mgmt.storage import StorageManagementClient
+
+    return arm_client(StorageManagementClient, sp)
+
+
+def registry(sp: ServicePrincipal):
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+    return arm_client(ContainerRegistryManagementClient, sp)
+
+
+def authorization(sp: ServicePrincipal):
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    return arm_client(AuthorizationManagementClient, sp)

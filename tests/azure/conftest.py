@@ -56,3 +56,41 @@ def azure_credential(fake_azure: FakeAzure, transactional_db):
         subscription_id=fake_azure.subscription_id,
         client_secret=fake_azure.client_secret,
     )
+
+
+PROVISION = {
+    "name": "vision-aks",
+    "resource_group": "rg-vision",
+    "location": "eastus",
+    "kubernetes_version": "1.25.5",
+    "system_pool": {
+        "name": "system",
+        "vm_size": "Standard_D4s_v5",
+        "count": 1,
+        "autoscale": True,
+        "min_count": 1,
+        "max_count": 3,
+    },  # fmt: skip
+    "user_pools": [
+        {
+            "name": "gpu",
+            "vm_size": "Standard_NC4as_T4_v3",
+            "count": 1,
+            "taints": ["nvidia.com/gpu=present:NoSchedule"],
+        },  # fmt: skip
+    ],
+    "tags": {"team": "vision"},
+}
+
+
+def wait_operation(operation_id: int, timeout: float = 60):
+    """The operation row once it has finished (succeeded or failed)."""
+    from clusters.models_azure import AzureOperation
+    from tests.conftest import wait_for
+
+    return wait_for(
+        lambda: AzureOperation.objects.filter(
+            pk=operation_id, status__in=("succeeded", "failed")
+        ).first(),
+        timeout=timeout,
+    )

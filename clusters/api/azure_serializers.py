@@ -1,0 +1,121 @@
+"""Serializers for AKS provisioning, Azure operations, file shares and registries."""
+
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+from clusters.models import Credential
+from clusters.models_azure import AksCluster, AzureOperation
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+POOL_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+TAINT_RE = re.compile(r"^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*:(NoSchedule|PreferNoSchedule|NoExecute)$")
+
+
+def azure_credentials():
+    return Credential.objects.filter(kind="azure")
+
+
+class AzureOperationSerializer(serializers.ModelSerializer):
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    cluster_name = serializers.CharField(source="cluster.name", read_only=True, default=None)
+
+    class Meta:
+        model = AzureOperation
+        fields = [
+            "id", "kind", "kind_display", "cluster", "cluster_name", "target", "params",
+            "status", "progress", "step", "error_code", "error_message", "remedy", "attempts",
+            "started_at", "finished_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class PoolSerializer(serializers.Serializer):
+    name = serializers.RegexField(POOL_RE, help_text="1-12 lowercase letters/digits, a letter first.")  # fmt: skip
+    vm_size = serializers.RegexField(r"^Standard_[A-Za-z0-9_]+$", help_text="e.g. Standard_D4s_v5, Standard_NC4as_T4_v3.")  # fmt: skip
+    count = serializers.IntegerField(min_value=0, max_value=1000)
+    autoscale = serializers.BooleanField(default=False)
+    min_count = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    max_count = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    taints = serializers.ListField(child=serializers.RegexField(TAINT_RE), required=False, default=list)  # fmt: skip
+
+    def validate(self, attrs):
+        if attrs.get("autoscale"):
+            if "min_count" not in attrs or "max_count" not in attrs:
+                raise serializers.ValidationError("Autoscale needs min_count and max_count.")
+            if not attrs["min_count"] <= attrs["count"] <= attrs["max_count"]:
+                raise serializers.ValidationError("count must lie between min_count and max_count.")  # fmt: skip
+        return attrs
+
+
+class AksProvisionSerializer(serializers.Serializer):
+    credential = serializers.PrimaryKeyRelatedField(queryset=azure_credentials())
+    name = serializers.RegexField(NAME_RE, max_length=63)
+    resource_group = serializers.RegexField(r"^[-\w._()]{1,90}$")
+    location = serializers.RegexField(r"^[a-z0-9]{2,50}$", help_text="e.g. eastus, westeurope.")
+    kubernetes_version = serializers.RegexField(r"^\d+\.\d+(\.\d+)?$", required=False, allow_blank=True)  # fmt: skip
+    system_pool = PoolSerializer()
+    user_pools = PoolSerializer(many=True, required=False, default=list)
+    tags = serializers.DictField(child=serializers.CharField(max_length=256), required=False, default=dict)  # fmt: skip
+    namespace = serializers.RegexField(NAME_RE, required=False, default="default")
+
+
+class AksClusterSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="cluster.name", read_only=True)
+    status = serializers.CharField(source="cluster.status", read_only=True)
+    last_error = serializers.CharField(source="cluster.last_error", read_only=True)
+
+    class Meta:
+        model = AksCluster
+        fields = [
+            "cluster", "name", "status", "last_error", "resource_group", "location",
+            "azure_name", "kubernetes_version", "node_pools", "tags", "arm_id", "fqdn",
+            "provisioning_state",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class PreflightSerializer(serializers.Serializer):
+    credential = serializers.PrimaryKeyRelatedField(queryset=azure_credentials())
+    resource_group = serializers.RegexField(r"^[-\w._()]{1,90}$")
+
+
+class CheckSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()
+    fix = serializers.CharField()
+    action = serializers.CharField()
+
+
+class RegisterProvidersSerializer(serializers.Serializer):
+    credential = serializers.PrimaryKeyRelatedField(queryset=azure_credentials())
+    namespaces = serializers.ListField(child=serializers.RegexField(r"^[A-Za-z]+\.[A-Za-z.]+$"), min_length=1)  # fmt: skip
+
+
+class ScaleSerializer(serializers.Serializer):
+    pool = serializers.CharField()
+    count = serializers.IntegerField(min_value=0, max_value=1000)
+    autoscale = serializers.BooleanField(required=False)
+    min_count = serializers.IntegerField(min_value=0, required=False)
+    max_count = serializers.IntegerField(min_value=1, required=False)
+
+
+class PoolNameSerializer(serializers.Serializer):
+    pool = serializers.CharField()
+
+
+class UpgradeSerializer(serializers.Serializer):
+    kubernetes_version = serializers.RegexField(r"^\d+\.\d+\.\d+$")
+
+
+class DeleteSerializer(serializers.Serializer):
+    confirm_name = serializers.CharField(help_text="Type the cluster's name to confirm.")
+
+
+class VersionSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    default = serializers.BooleanField()
+    preview = serializers.BooleanField()
