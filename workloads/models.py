@@ -70,6 +70,8 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Heartbeat of the monitor following this run; beat restarts monitors that went quiet.
     monitor_seen_at = models.DateTimeField(null=True, blank=True)
+    monitor_token = models.CharField(max_length=32, blank=True)
+    log_cursor = models.PositiveIntegerField(default=0, help_text="Last log cursor used.")
     cleaned_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -102,6 +104,11 @@ class RunPod(models.Model):
     # (Kubernetes logs), so a restarted monitor neither loses nor duplicates lines.
     log_position = models.BigIntegerField(default=0)
     log_complete = models.BooleanField(default=False)
+    # Progress of this pod from the pipeline's events: files done of files given, plus the
+    # fraction of the file in hand.
+    files_total = models.PositiveIntegerField(default=0)
+    files_done = models.PositiveIntegerField(default=0)
+    progress = models.FloatField(default=0)
 
     class Meta:
         ordering = ["run", "name"]

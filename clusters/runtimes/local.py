@@ -1,0 +1,231 @@
+"""The local runtime: workload tasks as child processes on this machine.
+
+Each task is `python -m media_pipeline ...` under `local_launcher` (own process group), in a work
+folder per run (LOCAL_DATA_ROOT/runs/<id>), stdout and stderr to one log file per task. The
+handle keeps pids and their start times, so a restarted panel re-attaches to processes that are
+still running and tells vanished ones apart from finished ones.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from clusters.runtimes.base import (
+    LogLine,
+    PodStatus,
+    RunStatus,
+    StartRejected,
+    VolumePath,
+    WorkloadSpec,
+    WorkPath,
+)
+
+CANCEL_MARKER = "cancelled"
+FOLLOW_POLL_SECONDS = 0.2
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _process_start_ticks(pid: int) -> int | None:
+    """Start time of a process in clock ticks since boot, or None if it is gone or a zombie.
+
+    Comparing it with the recorded value tells our process from a recycled pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalRuntime:
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
+        self.root = Path(settings.LOCAL_DATA_ROOT)
+
+    # -- paths --------------------------------------------------------------------------------
+    def _volume_dir(self, spec: WorkloadSpec, name: str) -> Path:
+        for volume in spec.volumes:
+            if volume.name == name:
+                path = Path(volume.local_path or volume.name)
+                return path if path.is_absolute() else self.root / path
+        raise StartRejected(f"volume {name!r} is not defined on this cluster")
+
+    def _resolve(self, spec: WorkloadSpec, workdir: Path, arg) -> str:
+        if isinstance(arg, VolumePath):
+            return str(self._volume_dir(spec, arg.volume) / arg.relative)
+        if isinstance(arg, WorkPath):
+            return str(workdir / arg.relative)
+        return arg
+
+    # -- interface ----------------------------------------------------------------------------
+    def start(self, spec: WorkloadSpec) -> dict:
+        if spec.manifests or any(not task.pipeline or task.gpus for task in spec.tasks):
+            raise StartRejected(
+                "The local cluster runs media-pipeline commands only; use a Kubernetes cluster "
+                "for images, GPUs and manifests."
+            )
+        workdir = self.root / "runs" / str(spec.run_id)
+        (workdir / "logs").mkdir(parents=True, exist_ok=True)
+        (workdir / "output").mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")])
+            ),
+            "PYTHONUNBUFFERED": "1",
+        }
+        pods, endpoints = [], {}
+        for task in spec.tasks:
+            name = f"run-{spec.run_id}-{task.name}"
+            argv = [self._resolve(spec, workdir, arg) for arg in task.args]
+            if task.port is not None:
+                port = _free_port()
+                argv += ["--host", "127.0.0.1", "--port", str(port)]
+                endpoints[name] = f"http://127.0.0.1:{port}"
+            log_path = workdir / "logs" / f"{name}.log"
+            exit_path = workdir / "logs" / f"{name}.exit"
+            for stale in (exit_path, log_path):
+                stale.unlink(missing_ok=True)
+            with open(log_path, "ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "clusters.runtimes.local_launcher", str(exit_path), "--",
+                     sys.executable, "-m", "media_pipeline", *argv],
+                    cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=env, start_new_session=True,
+                )  # fmt: skip
+            _reap_in_background(process)
+            pods.append({
+                "name": name, "pid": process.pid, "pid_start": _process_start_ticks(process.pid),
+                "log": str(log_path), "exit_file": str(exit_path), "started_at": _now_iso(),
+                "inputs": task.inputs,
+            })  # fmt: skip
+        return {"runtime": "local", "workdir": str(workdir), "pods": pods, "endpoints": endpoints}
+
+    def _pod_status(self, pod: dict) -> PodStatus:
+        started = datetime.fromisoformat(pod["started_at"]) if pod.get("started_at") else None
+        exit_path = Path(pod["exit_file"])
+        if exit_path.exists():
+            code = int(exit_path.read_text().strip() or 1)
+            finished = datetime.fromtimestamp(exit_path.stat().st_mtime, UTC)
+            return PodStatus(
+                pod["name"], "Succeeded" if code == 0 else "Failed", code,
+                "" if code == 0 else "Error", 0, started, finished,
+            )  # fmt: skip
+        ticks = _process_start_ticks(pod["pid"])
+        if ticks is not None and ticks == pod.get("pid_start"):
+            return PodStatus(pod["name"], "Running", None, "", 0, started)
+        return PodStatus(
+            pod["name"], "Unknown", None,
+            f"process {pod['pid']} ended without recording an exit status", 0, started,
+        )  # fmt: skip
+
+    def status(self, handle: dict) -> RunStatus:
+        pods = [self._pod_status(pod) for pod in handle.get("pods", [])]
+        endpoints = handle.get("endpoints", {})
+        if not pods:
+            return RunStatus("lost", pods, "the run has no processes")
+        if any(pod.phase == "Running" for pod in pods):
+            return RunStatus("running", pods, endpoints=endpoints)
+        if (Path(handle["workdir"]) / CANCEL_MARKER).exists():
+            return RunStatus("cancelled", pods, "cancelled")
+        lost = [pod for pod in pods if pod.phase == "Unknown"]
+        if lost:
+            return RunStatus("lost", pods, lost[0].reason)
+        failed = [pod for pod in pods if pod.phase == "Failed"]
+        if failed:
+            return RunStatus(
+                "failed", pods, f"{failed[0].name} exited with code {failed[0].exit_code}"
+            )
+        return RunStatus("succeeded", pods)
+
+    def logs(
+        self, handle: dict, pod: str, *, since: int = 0, follow: bool = False
+    ) -> Iterator[LogLine]:
+        """Complete lines from byte offset `since`; with follow, until the process has ended."""
+        record = next(item for item in handle["pods"] if item["name"] == pod)
+        path = Path(record["log"])
+        position = since
+        pending = b""
+        while True:
+            ended = (
+                self._pod_status(record).phase != "Running"
+            )  # checked before reading: no lost tail
+            try:
+                with open(path, "rb") as log:
+                    log.seek(position + len(pending))
+                    chunk = log.read()
+            except FileNotFoundError:
+                chunk = b""
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                position += len(line) + 1
+                yield LogLine(line.decode("utf-8", "replace"), position)
+            if ended or not follow:
+                if ended and pending:
+                    position += len(pending)
+                    yield LogLine(pending.decode("utf-8", "replace"), position)
+                return
+            if not chunk:
+                time.sleep(FOLLOW_POLL_SECONDS)
+
+    def cancel(self, handle: dict) -> None:
+        workdir = Path(handle["workdir"])
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / CANCEL_MARKER).touch()
+        running = [
+            pod for pod in handle.get("pods", []) if self._pod_status(pod).phase == "Running"
+        ]
+        for pod in running:
+            _signal_group(pod["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + getattr(settings, "WORKLOADS_CANCEL_GRACE_SECONDS", 10)
+        while running and time.monotonic() < deadline:
+            running = [pod for pod in running if self._pod_status(pod).phase == "Running"]
+            time.sleep(0.1)
+        for pod in running:  # ignored SIGTERM: no more asking
+            _signal_group(pod["pid"], signal.SIGKILL)
+
+    def cleanup(self, handle: dict) -> None:
+        """Finished local runs keep their outputs; make sure nothing of theirs still runs."""
+        for pod in handle.get("pods", []):
+            if self._pod_status(pod).phase == "Running":
+                _signal_group(pod["pid"], signal.SIGKILL)
+
+    def resolve_output(self, handle: dict, path: str) -> str:
+        return path if Path(path).is_absolute() else str(Path(handle["workdir"]) / path)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)  # the launcher leads its own group (start_new_session)
+    except ProcessLookupError:
+        pass
+
+
+def _reap_in_background(process: subprocess.Popen) -> None:
+    # The launcher is our child while this worker lives; wait() keeps it from lingering as a zombie.
+    import threading
+
+    threading.Thread(target=process.wait, daemon=True, name=f"reap-{process.pid}").start()

@@ -1,0 +1,191 @@
+"""Renders a WorkloadSpec into Kubernetes objects (plain dicts) and validates them.
+
+Every object carries `app.kubernetes.io/managed-by: controlpanel` and the run id, so the panel can
+find (and clean up) everything a run created, including orphans.
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+
+import kubernetes_validate
+
+from clusters.runtimes.base import TaskSpec, VolumePath, WorkloadSpec, WorkPath
+
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_RUN_ID = "controlpanel.io/run-id"
+LABEL_TASK = "controlpanel.io/task"
+MANAGED_BY = "controlpanel"
+# The newest schema kubernetes-validate ships that we test against; the test bed itself is 1.20.
+VALIDATE_VERSION = "1.30.0"
+WORK_MOUNT = "/work"
+STREAM_PORT = 8080
+PIPELINE_COMMAND = ["python", "-m", "media_pipeline"]
+
+
+class ManifestInvalid(ValueError):
+    """A manifest fails the Kubernetes schema; the message names the object and the field."""
+
+
+def run_labels(run_id: int) -> dict[str, str]:
+    return {LABEL_MANAGED_BY: MANAGED_BY, LABEL_RUN_ID: str(run_id)}
+
+
+def run_selector(run_id: int) -> str:
+    return f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RUN_ID}={run_id}"
+
+
+def object_name(run_id: int, task: str) -> str:
+    return f"run-{run_id}-{task}"
+
+
+def validate(obj: dict, version: str = VALIDATE_VERSION) -> None:
+    """Check one object against the official schema (strict: unknown fields are errors)."""
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        # jsonschema's error: `message` is one line; str(exc) would dump the whole schema.
+        where = ".".join(str(part) for part in getattr(exc, "absolute_path", []) or [])
+        message = getattr(exc, "message", "") or str(exc).splitlines()[0]
+        name = (obj.get("metadata") or {}).get("name", "?")
+        raise ManifestInvalid(
+            f"{obj.get('kind', '?')} {name}: {where or 'object'}: {message}"
+        ) from None
+    except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as exc:
+        raise ManifestInvalid(f"{obj.get('kind', '?')}: {str(exc).splitlines()[0]}") from None
+
+
+def _resolve(spec: WorkloadSpec, arg) -> str:
+    if isinstance(arg, VolumePath):
+        volume = next(v for v in spec.volumes if v.name == arg.volume)
+        return (
+            posixpath.join(volume.mount_path, arg.relative) if arg.relative else volume.mount_path
+        )
+    if isinstance(arg, WorkPath):
+        return posixpath.join(WORK_MOUNT, arg.relative) if arg.relative else WORK_MOUNT
+    return arg
+
+
+def _pod_spec(spec: WorkloadSpec, task: TaskSpec, args: list[str], restart_policy: str) -> dict:
+    container: dict = {"name": "main", "image": task.image, "args": args}
+    if task.pipeline:
+        container["command"] = list(PIPELINE_COMMAND)
+    elif task.command:
+        container["command"] = list(task.command)
+    mounts = [{"name": "work", "mountPath": WORK_MOUNT}]
+    volumes: list[dict] = [{"name": "work", "emptyDir": {}}]
+    for index, volume in enumerate(spec.volumes):
+        volumes.append(
+            {"name": f"data-{index}", "persistentVolumeClaim": {"claimName": volume.claim_name}}
+        )
+        mounts.append({"name": f"data-{index}", "mountPath": volume.mount_path})
+    container["volumeMounts"] = mounts
+    if task.gpus:
+        container["resources"] = {"limits": {"nvidia.com/gpu": task.gpus}}
+    if task.port is not None:
+        container["ports"] = [{"name": "http", "containerPort": task.port}]
+        container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": task.port}}
+    return {"restartPolicy": restart_policy, "containers": [container], "volumes": volumes}
+
+
+def _metadata(spec: WorkloadSpec, name: str, namespace: str, task: str) -> dict:
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": {**run_labels(spec.run_id), LABEL_TASK: task},
+    }
+
+
+def render_job(spec: WorkloadSpec, task: TaskSpec, namespace: str) -> dict:
+    """One Job per task: a single pod that is not retried, so its exit code is the answer."""
+    name = object_name(spec.run_id, task.name)
+    metadata = _metadata(spec, name, namespace, task.name)
+    args = [_resolve(spec, arg) for arg in task.args]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": {
+            "backoffLimit": 0 if task.restart_policy == "Never" else 3,
+            "completions": 1,
+            "parallelism": 1,
+            "template": {
+                "metadata": {"labels": dict(metadata["labels"])},
+                "spec": _pod_spec(spec, task, args, task.restart_policy),
+            },
+        },
+    }
+
+
+def render_indexed_job(spec: WorkloadSpec, task: TaskSpec, namespace: str, shards: int) -> dict:
+    """A parallel batch as one Indexed Job (Kubernetes >= 1.21): each pod takes the shard of
+    its completion index, so every input is processed by exactly one pod."""
+    # One pod template for all shards: it carries every input, the index picks the share.
+    inputs = [arg for t in spec.tasks for arg in t.args[3:]]
+    task = TaskSpec(task.name, [*task.args[:3], *inputs], image=task.image, inputs=inputs)
+    job = render_job(spec, task, namespace)
+    job["spec"].update({"completionMode": "Indexed", "completions": shards, "parallelism": shards})
+    job["spec"]["backoffLimit"] = 0
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = [
+        *container["args"][:1], "--shard-index", "$(JOB_COMPLETION_INDEX)", "--shard-count", str(shards),
+        *container["args"][1:],
+    ]  # fmt: skip
+    return job
+
+
+def render_stream(spec: WorkloadSpec, task: TaskSpec, namespace: str) -> list[dict]:
+    """A camera stream: Deployment (one replica) + ClusterIP Service for the MJPEG port."""
+    name = object_name(spec.run_id, task.name)
+    metadata = _metadata(spec, name, namespace, task.name)
+    selector = {LABEL_RUN_ID: str(spec.run_id), LABEL_TASK: task.name}
+    args = [_resolve(spec, arg) for arg in task.args] + ["--port", str(task.port)]
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": dict(metadata["labels"])},
+                "spec": _pod_spec(spec, task, args, "Always"),
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": copy.deepcopy(metadata),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [{"name": "http", "port": task.port, "targetPort": "http"}],
+        },
+    }
+    return [deployment, service]
+
+
+def label_raw(spec: WorkloadSpec, manifest: dict, namespace: str) -> dict:
+    """A user's manifest with our labels and namespace added (pod templates labelled too)."""
+    obj = copy.deepcopy(manifest)
+    metadata = obj.setdefault("metadata", {})
+    metadata["namespace"] = namespace
+    metadata.setdefault("labels", {}).update(run_labels(spec.run_id))
+    template = (obj.get("spec") or {}).get("template")
+    if isinstance(template, dict):
+        template.setdefault("metadata", {}).setdefault("labels", {}).update(run_labels(spec.run_id))
+    return obj
+
+
+def render(spec: WorkloadSpec, namespace: str, *, indexed_jobs: bool) -> list[dict]:
+    """All objects of a run, in the order they are applied."""
+    if spec.manifests:
+        return [label_raw(spec, manifest, namespace) for manifest in spec.manifests]
+    if spec.long_running:
+        return [obj for task in spec.tasks for obj in render_stream(spec, task, namespace)]
+    if indexed_jobs and spec.shard_count > 1:
+        batch = TaskSpec("batch", spec.tasks[0].args, image=spec.tasks[0].image)
+        return [render_indexed_job(spec, batch, namespace, spec.shard_count)]
+    return [render_job(spec, task, namespace) for task in spec.tasks]

@@ -1,0 +1,129 @@
+"""API shapes of templates and runs. Validation of parameters lives in services/params."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rest_framework import serializers
+
+from workloads.models import (
+    FaceResult,
+    Run,
+    RunEvent,
+    RunLogLine,
+    RunOutput,
+    RunPod,
+    WorkloadTemplate,
+)
+from workloads.params import DEFAULTS
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    parameters = serializers.SerializerMethodField(help_text="Every parameter with its default.")
+
+    class Meta:
+        model = WorkloadTemplate
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "kind",
+            "description",
+            "params",
+            "parameters",
+            "is_preset",
+            "created_at",
+        ]
+        read_only_fields = ["is_preset", "created_at"]
+
+    def get_parameters(self, obj) -> dict:
+        return {**DEFAULTS[obj.kind], **obj.params}
+
+
+class RunPodSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RunPod
+        fields = [
+            "name",
+            "phase",
+            "exit_code",
+            "reason",
+            "restarts",
+            "started_at",
+            "finished_at",
+            "progress",
+        ]
+
+
+class RunOutputSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    size = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RunOutput
+        fields = ["id", "kind", "path", "source", "pod", "url", "size"]
+
+    def get_url(self, obj) -> str:
+        if obj.local_path:
+            return f"/runs/{obj.run_id}/outputs/{obj.pk}/"
+        return obj.url
+
+    def get_size(self, obj) -> int | None:
+        if obj.local_path and Path(obj.local_path).is_file():
+            return Path(obj.local_path).stat().st_size
+        return obj.size
+
+
+class FaceResultSerializer(serializers.ModelSerializer):
+    # A plain string in the schema: an enum named "status" would collide with the clusters'.
+    status = serializers.CharField(read_only=True, help_text="identified, unknown, no_face or error")
+
+    class Meta:
+        model = FaceResult
+        fields = ["image", "person", "status", "distance", "box", "pod"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "template", "cluster", "params", "state", "progress", "error", "created_by",
+            "created_at", "submitted_at", "started_at", "finished_at", "rerun_of",
+        ]  # fmt: skip
+
+
+class RunDetailSerializer(RunSerializer):
+    pods = RunPodSerializer(many=True, read_only=True)
+    outputs = RunOutputSerializer(many=True, read_only=True)
+    results = FaceResultSerializer(many=True, read_only=True, source="face_results")
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "pods", "outputs", "results"]
+
+
+class RunCreateSerializer(serializers.Serializer):
+    template = serializers.CharField(help_text="Template slug or id.")
+    cluster = serializers.CharField(help_text="Cluster id or name (`local` for this machine).")
+    params = serializers.JSONField(required=False, default=dict)
+
+
+class LogLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RunLogLine
+        fields = ["cursor", "pod", "text", "time"]
+
+
+class LogPageSerializer(serializers.Serializer):
+    lines = LogLineSerializer(many=True)
+    next_cursor = serializers.IntegerField(help_text="Ask `?since=` this next.")
+    complete = serializers.BooleanField(help_text="The run has finished and every line is here.")
+
+
+class RunEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RunEvent
+        fields = ["id", "kind", "data", "pod", "time", "log_cursor"]

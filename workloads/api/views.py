@@ -1,0 +1,196 @@
+"""REST endpoints for templates and runs: declarative viewsets calling services."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from clusters.selectors import cluster_get_by_ref
+from controlpanel.services import Actor
+from workloads import selectors, services
+from workloads.api.serializers import (
+    LogPageSerializer,
+    RunCreateSerializer,
+    RunDetailSerializer,
+    RunEventSerializer,
+    RunSerializer,
+    TemplateSerializer,
+)
+from workloads.choices import FINAL_STATES
+from workloads.filtersets import RunFilterSet, TemplateFilterSet
+from workloads.models import RunEvent
+
+
+def _drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
+    return serializers.ValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List workload templates (presets first)"),
+    create=extend_schema(summary="Save a template with parameter defaults"),
+)
+class TemplateViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.DestroyModelMixin, viewsets.GenericViewSet,
+):  # fmt: skip
+    queryset = selectors.template_list()
+    serializer_class = TemplateSerializer
+    filterset_class = TemplateFilterSet
+    search_fields = ["slug", "name", "description"]
+    lookup_field = "slug"
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = services.template_create(
+                actor=Actor.from_request(self.request), slug=data["slug"], name=data["name"],
+                kind=data["kind"], params=data.get("params") or {}, description=data.get("description", ""),
+            )  # fmt: skip
+        except DjangoValidationError as exc:
+            raise _drf_error(exc) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            services.template_delete(actor=Actor.from_request(self.request), template=instance)
+        except DjangoValidationError as exc:
+            raise _drf_error(exc) from exc
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List runs (filter by state, template, cluster)"),
+    retrieve=extend_schema(summary="A run: state, progress, pods, outputs, face results"),
+    create=extend_schema(
+        summary="Start a run from a template",
+        request=RunCreateSerializer,
+        responses={201: RunDetailSerializer},
+        description="Parameters are validated first; nothing is created anywhere on a 400.",
+    ),
+    destroy=extend_schema(summary="Delete a finished run and its stored logs"),
+)
+class RunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.DestroyModelMixin, viewsets.GenericViewSet,
+):  # fmt: skip
+    queryset = selectors.run_list()
+    filterset_class = RunFilterSet
+    search_fields = ["template__slug", "cluster__name", "error"]
+    ordering_fields = ["created_at", "state", "progress"]
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return RunDetailSerializer
+        if self.action == "create":
+            return RunCreateSerializer
+        return RunSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("pods", "outputs", "face_results")
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        serializer = RunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        template = selectors.template_get_by_ref(data["template"])
+        if template is None:
+            raise serializers.ValidationError({"template": f"No template {data['template']!r}."})
+        cluster = cluster_get_by_ref(data["cluster"])
+        if cluster is None:
+            raise serializers.ValidationError({"cluster": f"No cluster {data['cluster']!r}."})
+        try:
+            run = services.run_create(
+                actor=Actor.from_request(request),
+                template=template,
+                cluster=cluster,
+                params=data["params"],
+            )
+        except DjangoValidationError as exc:
+            raise _drf_error(exc) from exc
+        return Response(RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        try:
+            services.run_delete(actor=Actor.from_request(self.request), run=instance)
+        except DjangoValidationError as exc:
+            raise _drf_error(exc) from exc
+
+    @extend_schema(summary="Cancel a run", request=None, responses={202: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = self.get_object()
+        if not services.run_cancel_request(actor=Actor.from_request(request), run=run):
+            raise serializers.ValidationError({"state": f"The run has already {run.state}."})
+        run.refresh_from_db()
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Run again with the same parameters",
+        request=None,
+        responses={201: RunDetailSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def rerun(self, request, pk=None):
+        try:
+            run = services.run_rerun(actor=Actor.from_request(request), run=self.get_object())
+        except DjangoValidationError as exc:
+            raise _drf_error(exc) from exc
+        return Response(RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Stored log lines after a cursor",
+        parameters=[
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.INT,
+                description="Cursor of the last line you have (0: from the start).",
+            ),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description="At most this many lines (max 5000)."
+            ),
+            OpenApiParameter(
+                "search", OpenApiTypes.STR, description="Only lines containing this text."
+            ),
+            OpenApiParameter("pod", OpenApiTypes.STR, description="Only lines of this pod."),
+        ],
+        responses={200: LogPageSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def logs(self, request, pk=None):
+        run = self.get_object()
+        try:
+            since = max(0, int(request.query_params.get("since", 0)))
+            limit = min(5000, max(1, int(request.query_params.get("limit", 1000))))
+        except ValueError:
+            raise serializers.ValidationError(
+                {"since": "Cursors and limits are integers."}
+            ) from None
+        lines = selectors.run_log_page(
+            run=run, since=since, limit=limit, search=request.query_params.get("search", ""),
+            pod=request.query_params.get("pod", ""),
+        )  # fmt: skip
+        next_cursor = lines[-1].cursor if lines else since
+        complete = run.state in FINAL_STATES and len(lines) < limit
+        return Response(
+            LogPageSerializer(
+                {"lines": lines, "next_cursor": next_cursor, "complete": complete}
+            ).data
+        )
+
+    @extend_schema(summary="The run's pipeline events", responses={200: RunEventSerializer(many=True)},
+                   parameters=[OpenApiParameter("kind", OpenApiTypes.STR)])  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        run = self.get_object()
+        events = RunEvent.objects.filter(run=run)
+        if request.query_params.get("kind"):
+            events = events.filter(kind=request.query_params["kind"])
+        page = self.paginate_queryset(events.order_by("id"))
+        return self.get_paginated_response(RunEventSerializer(page, many=True).data)

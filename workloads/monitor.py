@@ -1,0 +1,177 @@
+"""Follows a run to its end: pod states, every log line (stored once), events, final state.
+
+One monitor per run holds a lease (`monitor_token`, renewed in `monitor_seen_at`). If its worker
+dies, the lease goes stale and beat starts another, which resumes from each pod's stored read
+position: nothing is lost and nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from clusters.runtimes import runtime_for
+from clusters.runtimes.base import LogLine, PodStatus, RunStatus
+from workloads.choices import ACTIVE_STATES, RunState
+from workloads.ingest import PositionMoved, store_lines
+from workloads.models import Run, RunPod
+from workloads.services import run_finish, run_transition
+
+logger = logging.getLogger(__name__)
+END = object()
+BATCH_LINES = 500
+TERMINAL_PHASES = ("Succeeded", "Failed", "Unknown")
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "WORKLOADS_MONITOR_STALE_SECONDS", 30))
+
+
+@dataclass
+class Follower:
+    """A thread reading one pod's log into a queue; only the monitor thread touches the DB."""
+
+    pod: str
+    lines: queue.Queue = field(default_factory=queue.Queue)
+    thread: threading.Thread | None = None
+    ended: bool = False
+    failed: str = ""
+
+    def start(self, runtime, handle: dict, since: int) -> Follower:
+        def read() -> None:
+            try:
+                for line in runtime.logs(handle, self.pod, since=since, follow=True):
+                    self.lines.put(line)
+            except Exception as exc:  # noqa: BLE001 - reported to the monitor, which retries
+                self.failed = str(exc)[:300]
+            self.lines.put(END)
+
+        self.thread = threading.Thread(target=read, daemon=True, name=f"log-{self.pod}")
+        self.thread.start()
+        return self
+
+    def drain(self) -> list[LogLine]:
+        batch: list[LogLine] = []
+        while len(batch) < BATCH_LINES:
+            try:
+                item = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if item is END:
+                self.ended = True
+                break
+            batch.append(item)
+        return batch
+
+
+def _claim(run_id: int, token: str) -> bool:
+    now = timezone.now()
+    return bool(
+        Run.objects.filter(pk=run_id, state__in=ACTIVE_STATES)
+        .filter(
+            Q(monitor_token="")
+            | Q(monitor_token=token)
+            | Q(monitor_seen_at__lt=now - stale_after())
+        )
+        .update(monitor_token=token, monitor_seen_at=now)
+    )
+
+
+def _renew(run_id: int, token: str) -> bool:
+    return bool(
+        Run.objects.filter(pk=run_id, monitor_token=token).update(monitor_seen_at=timezone.now())
+    )
+
+
+def _sync_pods(run: Run, pods: list[PodStatus]) -> dict[str, RunPod]:
+    rows = {pod.name: pod for pod in RunPod.objects.filter(run=run)}
+    for status in pods:
+        row = rows.get(status.name) or RunPod.objects.get_or_create(run=run, name=status.name)[0]
+        rows[status.name] = row
+        changes = {
+            "phase": status.phase, "exit_code": status.exit_code, "reason": status.reason[:200],
+            "restarts": status.restarts, "started_at": status.started_at, "finished_at": status.finished_at,
+        }  # fmt: skip
+        if any(getattr(row, key) != value for key, value in changes.items()):
+            RunPod.objects.filter(pk=row.pk).update(**changes)
+            for key, value in changes.items():
+                setattr(row, key, value)
+    return rows
+
+
+def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> str:
+    """Follow the run until it is finished and its logs are complete. Returns why it stopped."""
+    token = token or secrets.token_hex(8)
+    if not _claim(run_id, token):
+        return "not claimed"
+    run = Run.objects.select_related("cluster").get(pk=run_id)
+    runtime = runtime_for(run.cluster)
+    local = run.cluster.is_local
+    followers: dict[str, Follower] = {}
+    final: RunStatus | None = None
+    while True:
+        if not _renew(run_id, token):
+            return "lease lost"
+        run.refresh_from_db(fields=["state", "handle"])
+        try:
+            status = runtime.status(run.handle)
+        except Exception as exc:  # noqa: BLE001 - API hiccups: keep the lease, try again
+            logger.warning("run %s: status failed: %s", run_id, exc)
+            time.sleep(1)
+            continue
+        rows = _sync_pods(run, status.pods)
+        if status.state == "running" and run.state == RunState.SUBMITTED:
+            run_transition(run_id=run_id, from_states=(RunState.SUBMITTED,), state=RunState.RUNNING,
+                           started_at=timezone.now())  # fmt: skip
+        phases = {pod.name: pod.phase for pod in status.pods}
+        try:
+            for name, row in rows.items():
+                if row.log_complete:
+                    continue
+                follower = followers.get(name)
+                if follower is None:
+                    if phases.get(name, "Unknown") == "Pending":
+                        continue
+                    follower = followers[name] = Follower(name).start(
+                        runtime, run.handle, row.log_position
+                    )
+                batch = follower.drain()
+                if batch:
+                    store_lines(run_id=run_id, pod_id=row.pk, lines=batch,
+                                from_position=row.log_position, local_outputs=local)  # fmt: skip
+                    row.log_position = batch[-1].position
+                if follower.ended and follower.lines.empty():
+                    del followers[name]
+                    if phases.get(name, "Unknown") in TERMINAL_PHASES or name not in phases:
+                        RunPod.objects.filter(pk=row.pk).update(log_complete=True)
+                        row.log_complete = True
+        except PositionMoved:
+            return "another monitor took over"
+        if status.state not in ("running", "submitted") and final is None:
+            final = status
+        logs_done = all(row.log_complete or row.name not in phases for row in rows.values())
+        if final is not None and (logs_done or run.state not in ACTIVE_STATES):
+            if not any(f.lines.qsize() for f in followers.values()) and logs_done:
+                _finish(run_id, final)
+                return final.state
+        if run.state not in ACTIVE_STATES and not followers:
+            return "run finished elsewhere"
+        time.sleep(poll)
+
+
+def _finish(run_id: int, status: RunStatus) -> None:
+    state = {
+        "succeeded": RunState.SUCCEEDED, "failed": RunState.FAILED,
+        "cancelled": RunState.CANCELLED, "lost": RunState.LOST,
+    }[status.state]  # fmt: skip
+    run_finish(run_id=run_id, state=state, error=status.reason)
+    Run.objects.filter(pk=run_id).update(monitor_token="")

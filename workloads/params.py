@@ -1,0 +1,204 @@
+"""Parameters of each template kind: defaults, and validation that names the bad field.
+
+Validation happens before anything is saved or sent, so bad input never half-creates a run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+
+from workloads.choices import CameraProcessing, TemplateKind
+
+DEFAULT_PIPELINE_IMAGE = "ghcr.io/controlpanel/media-pipeline:latest"
+MAX_PARALLELISM = 32
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Docker reference grammar, simplified: [registry[:port]/]path[:tag][@digest]
+IMAGE_REFERENCE = re.compile(
+    r"^(?:(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+
+# kind -> {param: default}. The no-parameter lane and face presets process the bundled samples.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    TemplateKind.LANE_DETECTION: {
+        "image": DEFAULT_PIPELINE_IMAGE, "volume": "", "inputs": [], "output": "output/lanes",
+        "parallelism": 1,
+    },
+    TemplateKind.FACE_IDENTIFICATION: {
+        "image": DEFAULT_PIPELINE_IMAGE, "volume": "", "known": "", "images": [],
+    },
+    TemplateKind.CAMERA_STREAM: {
+        "image": DEFAULT_PIPELINE_IMAGE, "source": "test:ball", "processing": "none", "fps": 10.0,
+        "width": 640,
+    },
+    TemplateKind.GPU_JOB: {
+        "image": "", "command": [], "args": [], "gpus": 1, "restart_policy": "Never",
+    },
+    TemplateKind.RAW_MANIFEST: {"manifest": ""},
+}  # fmt: skip
+
+
+def is_dns1123_label(value: str) -> bool:
+    return len(value) <= 63 and bool(DNS1123_LABEL.match(value))
+
+
+def _string(field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError({field: "Must be a string."})
+    return value.strip()
+
+
+def _string_list(field: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [item for item in re.split(r"[\n,]", value) if item.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError({field: "Must be a list of strings."})
+    return [item.strip() for item in value if item.strip()]
+
+
+def _relative_path(field: str, value: str) -> str:
+    parts = value.split("/")
+    if value.startswith("/") or ".." in parts or "\x00" in value:
+        raise ValidationError(
+            {field: f"{value!r} must be a path inside the volume (no leading / or ..)."}
+        )
+    return value
+
+
+def _integer(field: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError({field: "Must be an integer."})
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError({field: "Must be an integer."}) from None
+    if not low <= number <= high:
+        raise ValidationError({field: f"Must be between {low} and {high}."})
+    return number
+
+
+def _number(field: str, value: Any, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError({field: "Must be a number."}) from None
+    if not low <= number <= high:
+        raise ValidationError({field: f"Must be between {low:g} and {high:g}."})
+    return number
+
+
+def _image(field: str, value: Any) -> str:
+    image = _string(field, value)
+    if not image or len(image) > 255 or not IMAGE_REFERENCE.match(image):
+        raise ValidationError({field: f"{image!r} is not a valid image reference."})
+    return image
+
+
+def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
+    if name == "image":
+        return _image(name, value)
+    if name == "volume":
+        volume = _string(name, value)
+        if volume and volume not in volumes:
+            raise ValidationError({name: f"No volume {volume!r} on this cluster."})
+        return volume
+    if name in ("inputs", "images"):
+        return [_relative_path(name, item) for item in _string_list(name, value)]
+    if name in ("output", "known"):
+        path = _string(name, value)
+        return _relative_path(name, path) if path else path
+    if name == "parallelism":
+        return _integer(name, value, 1, MAX_PARALLELISM)
+    if name == "gpus":
+        return _integer(name, value, 0, 16)
+    if name == "fps":
+        return _number(name, value, 0.1, 60)
+    if name == "width":
+        return _integer(name, value, 32, 3840)
+    if name == "processing":
+        if value not in CameraProcessing.values:
+            raise ValidationError({name: f"Must be one of {', '.join(CameraProcessing.values)}."})
+        return value
+    if name == "source":
+        source = _string(name, value)
+        if not source or len(source) > 1000:
+            raise ValidationError({name: "A source is required (file:, rtsp://, http://, test:)."})
+        return source
+    if name in ("command", "args"):
+        return _string_list(name, value) if isinstance(value, list) else _split_args(name, value)
+    if name == "restart_policy":
+        if value not in ("Never", "OnFailure"):
+            raise ValidationError({name: "Must be Never or OnFailure."})
+        return value
+    if name == "manifest":
+        return _string(name, value)
+    raise ValidationError({name: "Unknown parameter."})
+
+
+def _split_args(field: str, value: Any) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(_string(field, value))
+    except ValueError as exc:
+        raise ValidationError({field: f"Cannot split into arguments: {exc}"}) from None
+
+
+def clean_params(
+    kind: str, params: Any, *, defaults: dict | None = None, volumes: set[str] = frozenset()
+) -> dict:
+    """Merge template defaults with the given params and validate every field.
+
+    Raises ValidationError({field: message}) for unknown, missing or malformed parameters."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise ValidationError({"params": "Must be an object of parameter names to values."})
+    allowed = DEFAULTS[kind]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValidationError({name: "Unknown parameter." for name in unknown})
+    merged = {**allowed, **(defaults or {}), **params}
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for name in allowed:
+        try:
+            cleaned[name] = _clean_one(kind, name, merged[name], volumes)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if not errors:
+        try:
+            _check_together(kind, cleaned)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _check_together(kind: str, params: dict) -> None:
+    if kind in (TemplateKind.LANE_DETECTION, TemplateKind.FACE_IDENTIFICATION):
+        uses_volume = params.get("inputs") or params.get("images") or params.get("known")
+        if uses_volume and not params["volume"]:
+            raise ValidationError({"volume": "Choose the volume the input paths are on."})
+    if kind == TemplateKind.LANE_DETECTION and params["parallelism"] > 1:
+        if len(params["inputs"]) < params["parallelism"] and not params["volume"]:
+            raise ValidationError(
+                {"parallelism": "Parallel batches need at least as many inputs as pods."}
+            )
+    if kind == TemplateKind.GPU_JOB and not params["image"]:
+        raise ValidationError({"image": "An image is required."})
+    if kind == TemplateKind.RAW_MANIFEST:
+        from workloads.manifests import parse_manifests
+
+        parse_manifests(params["manifest"])
+
+
+def yaml_load_all(text: str) -> list:
+    return [doc for doc in yaml.safe_load_all(text) if doc is not None]

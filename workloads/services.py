@@ -1,0 +1,130 @@
+"""Writes about templates and runs. Views, tasks and the monitor call these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.models import Cluster
+from controlpanel.choices import AuditAction
+from controlpanel.services import Actor, audit_record
+from workloads.choices import ACTIVE_STATES, FINAL_STATES, RunState
+from workloads.models import Run, WorkloadTemplate
+from workloads.params import clean_params, is_dns1123_label
+from workloads.realtime import publish_run_message, state_payload
+from workloads.specs import build_spec
+
+
+def _volume_names(cluster: Cluster) -> set[str]:
+    return set(cluster.volumes.values_list("name", flat=True))
+
+
+@transaction.atomic
+def template_create(
+    *, actor: Actor, slug: str, name: str, kind: str, params: dict, description: str = ""
+) -> WorkloadTemplate:
+    if not is_dns1123_label(slug):
+        raise ValidationError({"slug": f"{slug!r} is not a DNS-1123 label (a-z, 0-9, -)."})
+    if WorkloadTemplate.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A template {slug!r} exists already."})
+    # Defaults are checked like run parameters, except that volumes depend on the cluster.
+    checked = clean_params(kind, {k: v for k, v in params.items() if k != "volume"})
+    if params.get("volume"):
+        checked["volume"] = str(params["volume"])
+    template = WorkloadTemplate.objects.create(
+        slug=slug, name=name, kind=kind, params={k: checked[k] for k in params}, description=description,
+        created_by=actor.user,
+    )  # fmt: skip
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=template, changes={"kind": kind})
+    return template
+
+
+@transaction.atomic
+def template_delete(*, actor: Actor, template: WorkloadTemplate) -> None:
+    if template.is_preset:
+        raise ValidationError({"template": "Presets cannot be deleted."})
+    if template.runs.exists():
+        raise ValidationError({"template": "Runs use this template; delete them first."})
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=template)
+    template.delete()
+
+
+def run_prepare(*, template: WorkloadTemplate, cluster: Cluster, params: Any) -> dict:
+    """Validate everything about a run before it exists; returns the effective parameters."""
+    cleaned = clean_params(
+        template.kind, params, defaults=template.params, volumes=_volume_names(cluster)
+    )
+    build_spec(kind=template.kind, params=cleaned, cluster=cluster, run_id=0)
+    return cleaned
+
+
+@transaction.atomic
+def run_create(
+    *, actor: Actor, template: WorkloadTemplate, cluster: Cluster, params: Any,
+    rerun_of: Run | None = None,
+) -> Run:  # fmt: skip
+    cleaned = run_prepare(template=template, cluster=cluster, params=params)
+    run = Run.objects.create(
+        template=template, cluster=cluster, params=cleaned, created_by=actor.user, rerun_of=rerun_of
+    )
+    audit_record(
+        actor=actor, action=AuditAction.CREATE, obj=run,
+        changes={"template": template.slug, "cluster": cluster.name},
+    )  # fmt: skip
+    from workloads.tasks import run_submit_task
+
+    transaction.on_commit(lambda: run_submit_task.delay(run.pk))
+    return run
+
+
+def run_rerun(*, actor: Actor, run: Run) -> Run:
+    """A new run with the same template, cluster and effective parameters."""
+    return run_create(
+        actor=actor, template=run.template, cluster=run.cluster, params=run.params, rerun_of=run
+    )
+
+
+@transaction.atomic
+def run_cancel_request(*, actor: Actor, run: Run) -> bool:
+    """Ask for a run to stop; False if it had already finished."""
+    if run.state not in ACTIVE_STATES:
+        return False
+    if run.state == RunState.PENDING and not run.handle:
+        # Not started anywhere yet: cancelling is a state change only.
+        if run_finish(run_id=run.pk, state=RunState.CANCELLED, error="cancelled before start"):
+            audit_record(actor=actor, action=AuditAction.CANCEL, obj=run)
+            return True
+    audit_record(actor=actor, action=AuditAction.CANCEL, obj=run)
+    from workloads.tasks import run_cancel_task
+
+    transaction.on_commit(lambda: run_cancel_task.delay(run.pk))
+    return True
+
+
+@transaction.atomic
+def run_delete(*, actor: Actor, run: Run) -> None:
+    if run.state in ACTIVE_STATES:
+        raise ValidationError({"state": "Cancel the run before deleting it."})
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=run)
+    run.cameras.update(run=None)
+    run.delete()
+
+
+# -- state transitions (conditional updates: the row count says who won) ----------------------
+@transaction.atomic
+def run_transition(*, run_id: int, from_states: tuple, state: str, **fields) -> bool:
+    updated = Run.objects.filter(pk=run_id, state__in=from_states).update(state=state, **fields)
+    if updated:
+        publish_run_message(run_id, state_payload(Run.objects.get(pk=run_id)))
+    return bool(updated)
+
+
+def run_finish(*, run_id: int, state: str, error: str = "") -> bool:
+    assert state in FINAL_STATES
+    fields: dict[str, Any] = {"finished_at": timezone.now(), "error": error[:5000]}
+    if state == RunState.SUCCEEDED:
+        fields["progress"] = 100
+    return run_transition(run_id=run_id, from_states=ACTIVE_STATES, state=state, **fields)
