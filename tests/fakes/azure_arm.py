@@ -264,7 +264,9 @@ class FakeAzure:
         key = self.group_id(name).lower()
         if method in ("GET", "HEAD"):
             found = self.resources.get(key)
-            return (200, found, {}) if found else (404, _group_not_found(name), {})
+            if not found:
+                return 404, _group_not_found(name), {}
+            return (204, None, {}) if method == "HEAD" else (200, found, {})  # CheckExistence
         if method == "PUT":
             status = "200" if key in self.resources else "201"
             group = example("resources/CreateResourceGroup.json", status)
