@@ -69,8 +69,8 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOT
     apt-get update -qq
-    (cd "$WORK/src" && apt-get source --download-only -qq kubernetes >/dev/null) ||
-      fail "apt-get source kubernetes failed (no network to Debian's archive?)"
+    (cd "$WORK/src" && apt-get source --download-only -qq kubernetes >"$WORK/source.log" 2>&1) ||
+      fail "apt-get source kubernetes failed (no network to Debian's archive?); see $WORK/source.log"
   fi
   [ -f "$WORK/src/$DEB_ORIG" ] || fail "expected $DEB_ORIG from apt-get source; Debian's package changed"
   rm -rf "$SRC" && mkdir -p "$SRC"

@@ -150,7 +150,8 @@ class PodWorker:
             return ScriptedContainer(self.pod, container)
         mounts = self.kubelet.volumes.mounts(container, self.volume_dirs)
         env = container_env(self.pod, container, self.kubelet.core, self.pod_ip, mounts)
-        argv = [rewrite_path(expand(arg, env), mounts) for arg in argv]
+        # argv[0] is this machine's interpreter: never a container path, so never rewritten.
+        argv = argv[:1] + [rewrite_path(expand(arg, env), mounts) for arg in argv[1:]]
         # Without a container image there is no root filesystem: an unmounted workingDir (or none)
         # becomes a directory of the pod's own.
         pod_dir = self.kubelet.volumes.pod_dir(self.pod)

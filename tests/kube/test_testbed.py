@@ -37,6 +37,26 @@ def wait_until(what: str, check: Callable[[], object], timeout: float = 60) -> o
         time.sleep(0.2)
 
 
+def wait_for_job(
+    batch: k8s.BatchV1Api, core: k8s.CoreV1Api, namespace: str, name: str, timeout: float = 60
+) -> k8s.V1Job:
+    """Wait until the Job completes; if it fails instead, fail with its pods' logs."""
+
+    def finished() -> k8s.V1Job | None:
+        job = batch.read_namespaced_job_status(name, namespace)
+        kinds = {c.type for c in job.status.conditions or [] if c.status == "True"}
+        return job if kinds & {"Complete", "Failed"} else None
+
+    job = wait_until(f"Job {name} to finish", finished, timeout)
+    if job.status.conditions[0].type == "Failed":
+        logs = {
+            pod.metadata.name: core.read_namespaced_pod_log(pod.metadata.name, namespace)
+            for pod in job_pods(core, namespace, name)
+        }
+        pytest.fail(f"Job {name} failed; pod logs: {logs}")
+    return job
+
+
 def job_pods(core: k8s.CoreV1Api, namespace: str, job: str) -> list[k8s.V1Pod]:
     return core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
 
@@ -385,3 +405,57 @@ def test_deployment_pods_run_until_deleted_and_are_replaced(
     )
     reply = core.delete_namespaced_service("web", ns, _preload_content=False)
     assert reply.status == 200
+
+
+def test_pipeline_pod_gets_config_and_writes_to_its_host_path(
+    kube_api: k8s.ApiClient, kube_namespace: KubeNamespace
+) -> None:
+    core, batch = k8s.CoreV1Api(kube_api), k8s.BatchV1Api(kube_api)
+    ns = kube_namespace.name
+    core.create_namespaced_config_map(
+        ns, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="settings"), data={"OUT": "/work/out"})
+    )
+    inputs = kube_namespace.volumes / "hostpath" / "srv" / "results" / "in"
+    inputs.mkdir(parents=True)
+    shutil.copy(SAMPLE_IMAGE, inputs)
+    job = pipeline_job("configured", ["lanes", "/work/in", "--output", "$(OUT)"])
+    template = job["spec"]["template"]["spec"]
+    template["volumes"] = [{"name": "work", "hostPath": {"path": "/srv/results"}}]
+    container = template["containers"][0]
+    container["volumeMounts"] = [{"name": "work", "mountPath": "/work"}]
+    container["env"].append(
+        {"name": "OUT", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "OUT"}}}
+    )
+    assert_valid_manifest(job)
+    batch.create_namespaced_job(ns, job)
+
+    wait_for_job(batch, core, ns, "configured")
+    written = sorted(p.name for p in (inputs.parent / "out").iterdir())
+    assert written and all(name.startswith("solidYellowLeft") for name in written), written
+
+
+def test_gpu_requests_are_scheduled_on_the_gpu_node(
+    kube_api: k8s.ApiClient, kube_namespace: KubeNamespace
+) -> None:
+    core, batch = k8s.CoreV1Api(kube_api), k8s.BatchV1Api(kube_api)
+    ns = kube_namespace.name
+    job = pipeline_job("gpu", ["lanes", str(SAMPLE_IMAGE), "--output", "/tmp/unused"])
+    resources = job["spec"]["template"]["spec"]["containers"][0]["resources"]
+    resources["limits"] = {"nvidia.com/gpu": "1"}
+    too_many = pipeline_job("greedy", ["lanes"])
+    too_many["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] = {
+        "nvidia.com/gpu": "3"  # more than any node has
+    }
+    batch.create_namespaced_job(ns, job)
+    batch.create_namespaced_job(ns, too_many)
+
+    (pod,) = wait_until("the GPU pod to be scheduled", lambda: [
+        p for p in job_pods(core, ns, "gpu") if p.spec.node_name
+    ])  # fmt: skip
+    assert pod.spec.node_name == "standin-gpu-1"
+    (greedy,) = wait_until("the greedy pod", lambda: job_pods(core, ns, "greedy"))
+    unschedulable = wait_until("the greedy pod to be unschedulable", lambda: [
+        c for c in core.read_namespaced_pod(greedy.metadata.name, ns).status.conditions or []
+        if c.type == "PodScheduled" and c.reason == "Unschedulable"
+    ])  # fmt: skip
+    assert "nvidia.com/gpu" in unschedulable[0].message
