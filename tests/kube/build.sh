@@ -17,10 +17,15 @@ WORK=$CACHE/build
 HERE=$(cd "$(dirname "$0")" && pwd)
 COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler)
 
-fail() { echo "Kubernetes test bed: $*" >&2; exit 1; }
+# The reason is also kept for pytest, which shows it when it skips the Kubernetes tests.
+fail() {
+  echo "Kubernetes test bed: $*" >&2
+  echo "$*" >"$CACHE/last-build-error" 2>/dev/null || true
+  exit 1
+}
 have_binaries() { for c in "${COMMANDS[@]}"; do [ -x "$BIN/$c" ] || return 1; done; }
 
-mkdir -p "$CACHE"
+mkdir -p "$CACHE" || { echo "Kubernetes test bed: cannot create $CACHE" >&2; exit 1; }
 # One build at a time per machine: a second `make test` waits for the first instead of racing it.
 exec 9>"$CACHE/.lock"
 flock 9
@@ -46,6 +51,7 @@ fi
 "$HERE/gen-pki.sh" "$CACHE/pki"
 
 if have_binaries; then
+  rm -f "$CACHE/last-build-error"
   echo "Kubernetes test bed: reusing Kubernetes v$VERSION control plane from $BIN"
   exit 0
 fi
@@ -111,4 +117,5 @@ if [ "${KUBE_TESTBED_KEEP_BUILD:-0}" != 1 ]; then
   chmod -R u+w "$WORK" 2>/dev/null || true # Go's module cache is read-only
   rm -rf "$WORK"
 fi
+rm -f "$CACHE/last-build-error"
 echo "Kubernetes test bed: built in $(($(date +%s) - started))s; cached in $BIN"

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,8 +54,14 @@ def find_binaries() -> dict[str, str]:
     found = {name: str(bin_dir / name) for name in COMMANDS if (bin_dir / name).is_file()}
     missing = [name for name in COMMANDS if name not in found]
     if missing:
+        last_error = cache_dir() / "last-build-error"
+        why = (
+            f"the build failed: {last_error.read_text().strip()}"
+            if last_error.is_file()
+            else f"{', '.join(missing)} missing in {bin_dir}"
+        )
         raise TestbedUnavailable(
-            f"Kubernetes test bed not built ({', '.join(missing)} missing in {bin_dir}); "
+            f"Kubernetes test bed not built ({why}); "
             f"run {BUILD_SCRIPT.relative_to(BUILD_SCRIPT.parents[2])} (make kube-testbed)"
         )
     etcd = shutil.which("etcd")
@@ -187,7 +194,7 @@ class ControlPlane:
         self.processes[name] = proc
         return proc
 
-    def _wait(self, name: str, ready: callable, timeout: float) -> None:
+    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()

@@ -76,6 +76,7 @@ class PodWorker:
         self.done = threading.Event()
         self.lock = threading.Lock()
         self.pod_ip: str | None = None
+        self.volume_dirs: dict[str, Path] = {}
         self.start_time = _timestamp()
         self.init_records = [
             ContainerRecord(c.name, c.image) for c in pod.spec.init_containers or []

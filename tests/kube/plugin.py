@@ -24,6 +24,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,7 +221,7 @@ def kube_admin_api(kube_testbed: KubeTestbed) -> k8s.ApiClient:
 @pytest.fixture
 def kube_namespace(
     request: pytest.FixtureRequest, kube_testbed: KubeTestbed, kube_admin_api: k8s.ApiClient
-) -> KubeNamespace:
+) -> Iterator[KubeNamespace]:
     name = namespace_name(request.node.name)
     core = k8s.CoreV1Api(kube_admin_api)
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))

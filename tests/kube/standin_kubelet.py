@@ -27,7 +27,13 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.kube.kubelet_containers import IMAGE_ENTRYPOINTS
 from tests.kube.kubelet_logs import ContainerLog, LogServer
-from tests.kube.kubelet_network import LocalLauncher, NoPodIPs, PodIPAllocator, ProcessLauncher
+from tests.kube.kubelet_network import (
+    LocalLauncher,
+    NoPodIPs,
+    PodIPAllocator,
+    ProcessLauncher,
+    RangePodIPs,
+)
 from tests.kube.kubelet_pods import PodWorker
 from tests.kube.kubelet_volumes import VolumeMapper
 
@@ -304,8 +310,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--node", action="append", type=NodeSpec.parse, default=[])
     parser.add_argument("--pod-ip-range", help="give pods IPs from this CIDR (bookkeeping only)")
     args = parser.parse_args(argv)
-    from tests.kube.kubelet_network import RangePodIPs
-
     kubelet = StandinKubelet(
         config.new_client_from_config(args.kubeconfig),
         args.node or [NodeSpec("standin-1")],
