@@ -259,23 +259,19 @@ def test_parallel_pipeline_job_runs_streams_logs_and_completes(
 
         pods = wait_until("3 pods of the Job", lambda: len(job_pods(core, ns, "lanes")) == 3
                           and job_pods(core, ns, "lanes"))  # fmt: skip
-        first = pods[0].metadata.name
-        wait_until("the first pod to start", lambda: core.read_namespaced_pod(first, ns)
-                   .status.phase in ("Running", "Succeeded"))  # fmt: skip
-        # Follow the log through the API server, as the panel's log view does.
-        stream = core.read_namespaced_pod_log(first, ns, follow=True, _preload_content=False)
-        followed = b"".join(stream.stream(1024)).decode()
-        kinds = [event.get("event") for event in events_of(followed)]
-        assert kinds[0] == "start" and kinds[-1] == "done", followed
-        assert "result" in kinds
+        for pod in pods:
+            name = pod.metadata.name
+            wait_until(f"{name} to start", lambda n=name: core.read_namespaced_pod(n, ns)
+                       .status.phase in ("Running", "Succeeded"))  # fmt: skip
+            # Follow the log through the API server, as the panel's log view does.
+            stream = core.read_namespaced_pod_log(name, ns, follow=True, _preload_content=False)
+            followed = b"".join(stream.stream(1024)).decode()
+            kinds = [event.get("event") for event in events_of(followed)]
+            assert kinds[0] == "start" and kinds[-1] == "done", followed
+            assert "result" in kinds
 
-        done = wait_until(
-            "the Job to complete",
-            lambda: (
-                (j := batch.read_namespaced_job_status("lanes", ns)).status.succeeded == 3 and j
-            ),
-            timeout=120,
-        )
+        done = wait_for_job(batch, core, ns, "lanes", timeout=120)
+        assert done.status.succeeded == 3
         assert [c.type for c in done.status.conditions or []] == ["Complete"]
         for pod in job_pods(core, ns, "lanes"):
             assert pod.status.phase == "Succeeded"
@@ -286,8 +282,6 @@ def test_parallel_pipeline_job_runs_streams_logs_and_completes(
                 (kube_namespace.claim_dir("media") / "out" / pod.metadata.name).iterdir()
             )
             assert outputs, f"no output for {pod.metadata.name}"
-            log = core.read_namespaced_pod_log(pod.metadata.name, ns)
-            assert events_of(log)[-1]["event"] == "done"
     finally:
         core.delete_persistent_volume(pv)
 
@@ -354,6 +348,12 @@ def test_scripted_pods_restart_per_policy_and_keep_previous_logs(
     assert pod.status.phase in ("Running", "Pending")  # OnFailure: not Failed while restarting
     previous = core.read_namespaced_pod_log(pod.metadata.name, ns, previous=True)
     assert "warming up" in previous
+    last = core.read_namespaced_pod_log(
+        pod.metadata.name, ns, previous=True, tail_lines=1, timestamps=True
+    )
+    stamp, _, text = last.partition(" ")
+    assert text == "warming up\n"
+    assert stamp.endswith("Z") and stamp[:2] == "20", last  # RFC 3339, as a kubelet writes
     batch.delete_namespaced_job("flaky", ns, propagation_policy="Background")
 
 
