@@ -19,7 +19,8 @@ LABEL_TASK = "controlpanel.io/task"
 MANAGED_BY = "controlpanel"
 # The newest schema kubernetes-validate ships that we test against; the test bed itself is 1.20.
 VALIDATE_VERSION = "1.30.0"
-WORK_MOUNT = "/work"
+# Not /work: the test bed runs the pipeline from /work/main and rewrites paths under mounts.
+WORK_MOUNT = "/scratch"
 STREAM_PORT = 8080
 PIPELINE_COMMAND = ["python", "-m", "media_pipeline"]
 

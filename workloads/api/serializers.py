@@ -76,7 +76,9 @@ class RunOutputSerializer(serializers.ModelSerializer):
 
 class FaceResultSerializer(serializers.ModelSerializer):
     # A plain string in the schema: an enum named "status" would collide with the clusters'.
-    status = serializers.CharField(read_only=True, help_text="identified, unknown, no_face or error")
+    status = serializers.CharField(
+        read_only=True, help_text="identified, unknown, no_face or error"
+    )
 
     class Meta:
         model = FaceResult

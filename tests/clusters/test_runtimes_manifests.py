@@ -1,0 +1,71 @@
+"""Rendered manifests: labelled, sharded once per input, and valid for a current Kubernetes."""
+
+from __future__ import annotations
+
+import pytest
+
+from clusters.runtimes.base import TaskSpec, VolumePath, VolumeRef, WorkloadSpec, WorkPath
+from clusters.runtimes.kubernetes import supports_indexed_jobs
+from clusters.runtimes.manifests import LABEL_MANAGED_BY, LABEL_RUN_ID, render, validate
+
+pytestmark = pytest.mark.smoke
+
+
+def lane_batch(shards: int) -> WorkloadSpec:
+    inputs = [f"in/{n}.jpg" for n in range(5)]
+    spec = WorkloadSpec(run_id=7, kind="lane-detection", shard_count=shards)
+    spec.volumes = [VolumeRef("footage", "footage", "/data", "")]
+    spec.tasks = [
+        TaskSpec(str(i), ["lanes", "--output", WorkPath("output"), *[VolumePath("footage", x) for x in inputs[i::shards]]],
+                 image="ghcr.io/controlpanel/media-pipeline:latest")
+        for i in range(shards)
+    ]  # fmt: skip
+    return spec
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_parallel_batch_renders_valid_labelled_jobs_covering_each_input_once(indexed):
+    """Static shards and the Indexed Job both pass the 1.30 schema and carry our labels."""
+    objects = render(lane_batch(3), "team-a", indexed_jobs=indexed)
+    for obj in objects:
+        validate(obj, "1.30.0")
+        assert obj["metadata"]["labels"][LABEL_MANAGED_BY] == "controlpanel"
+        assert obj["metadata"]["labels"][LABEL_RUN_ID] == "7"
+    args = [
+        a
+        for obj in objects
+        for a in obj["spec"]["template"]["spec"]["containers"][0]["args"]
+        if a.startswith("/data/")
+    ]
+    assert sorted(args) == [f"/data/in/{n}.jpg" for n in range(5)]
+    if indexed:
+        assert len(objects) == 1 and objects[0]["spec"]["completionMode"] == "Indexed"
+        assert (
+            "$(JOB_COMPLETION_INDEX)"
+            in objects[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        )
+    else:
+        assert len(objects) == 3
+
+
+def test_stream_renders_a_valid_deployment_and_service():
+    """A camera stream is a Deployment plus a Service selecting its pod."""
+    spec = WorkloadSpec(run_id=3, kind="camera-stream", long_running=True)
+    spec.tasks = [
+        TaskSpec("stream", ["stream", "--source", "test:ball"], image="media-pipeline:1", port=8080)
+    ]
+    deployment, service = render(spec, "default", indexed_jobs=False)
+    for obj in (deployment, service):
+        validate(obj, "1.30.0")
+    assert (
+        service["spec"]["selector"].items()
+        <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"), [("v1.20.2", False), ("v1.21.0", True), ("v1.30.1+k3s", True)]
+)
+def test_indexed_jobs_are_used_from_1_21(version, expected):
+    """The server version decides between Indexed Jobs and static shards."""
+    assert supports_indexed_jobs(version) is expected

@@ -1,0 +1,132 @@
+"""Runs on the Kubernetes test bed: real API server, controller-manager, scheduler; pods run
+by the stand-in kubelet as local pipeline processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+
+from clusters.models import Volume
+from clusters.services import cluster_import
+from controlpanel.services import SYSTEM
+from media_pipeline import samples
+from tests.conftest import wait_for
+from tests.kube.test_testbed import azure_file_claim
+from tests.workloads.conftest import all_log_lines, wait_for_run
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def kube_cluster(kube_kubeconfig, kube_namespace):
+    return cluster_import(
+        actor=SYSTEM, name="testbed", kubeconfig=kube_kubeconfig, namespace=kube_namespace.name
+    )
+
+
+@pytest.fixture
+def footage(kube_cluster, kube_namespace, kube_admin_api):
+    """A claim holding four sample images, registered as the cluster's `footage` volume."""
+    pv = azure_file_claim(k8s.CoreV1Api(kube_admin_api), kube_namespace.name, "footage")
+    folder = kube_namespace.claim_dir("footage") / "input"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = sorted(p.name for p in samples.LANE_IMAGES.iterdir())[:4]
+    for name in names:
+        shutil.copy(samples.LANE_IMAGES / name, folder / name)
+    Volume.objects.create(
+        cluster=kube_cluster, name="footage", claim_name="footage", mount_path="/data"
+    )
+    yield names
+    k8s.CoreV1Api(kube_admin_api).delete_persistent_volume(pv)
+
+
+def test_parallel_lane_batch_processes_each_input_once(
+    celery_worker, presets, kube_cluster, footage, operator_api
+):
+    """Two pods share four images; each image is processed by exactly one of them."""
+    params = {
+        "volume": "footage",
+        "inputs": [f"input/{name}" for name in footage],
+        "parallelism": 2,
+    }
+    response = operator_api.post(
+        "/api/runs/",
+        {"template": "lane-detection", "cluster": kube_cluster.name, "params": params},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+
+    run = wait_for_run(operator_api, response.json()["id"], timeout=180)
+
+    assert run["state"] == "succeeded", (run["error"], all_log_lines(operator_api, run["id"])[-3:])
+    assert len(run["pods"]) == 2 and all(pod["exit_code"] == 0 for pod in run["pods"])
+    processed = [
+        Path(json.loads(line["text"])["file"]).name
+        for line in all_log_lines(operator_api, run["id"])
+        if line["text"].startswith('{"event":"result"')
+    ]
+    assert sorted(processed) == sorted(footage)
+    assert run["progress"] == 100
+
+
+def test_failing_pod_reports_its_exit_code(
+    celery_worker, presets, kube_cluster, footage, operator_api
+):
+    """A pod whose input is missing exits 1: the run fails and names the pod and the code."""
+    params = {"volume": "footage", "inputs": ["input/missing.jpg"]}
+    run_id = operator_api.post(
+        "/api/runs/",
+        {"template": "lane-detection", "cluster": kube_cluster.name, "params": params},
+        format="json",
+    ).json()["id"]
+
+    run = wait_for_run(operator_api, run_id, timeout=180)
+
+    assert run["state"] == "failed"
+    assert run["pods"][0]["exit_code"] == 1
+    assert "exited with code 1" in run["error"]
+
+
+def test_cancel_deletes_the_objects(
+    celery_worker, presets, kube_cluster, kube_namespace, kube_api, operator_api
+):
+    """Cancelling a camera stream deletes its Deployment and Service."""
+    run_id = operator_api.post(
+        "/api/runs/", {"template": "camera-stream", "cluster": kube_cluster.name}, format="json"
+    ).json()["id"]
+    wait_for_run(operator_api, run_id, states=("running",), timeout=120)
+    apps = k8s.AppsV1Api(kube_api)
+    selector = f"controlpanel.io/run-id={run_id}"
+    assert apps.list_namespaced_deployment(kube_namespace.name, label_selector=selector).items
+
+    assert operator_api.post(f"/api/runs/{run_id}/cancel/").status_code == 202
+
+    assert wait_for_run(operator_api, run_id, timeout=120)["state"] == "cancelled"
+    wait_for(
+        lambda: (
+            not apps.list_namespaced_deployment(kube_namespace.name, label_selector=selector).items
+        )
+    )
+    assert (
+        not k8s.CoreV1Api(kube_api)
+        .list_namespaced_service(kube_namespace.name, label_selector=selector)
+        .items
+    )
+
+
+def test_bad_parameters_create_nothing(
+    presets, kube_cluster, kube_namespace, kube_api, operator_api
+):
+    """Out-of-range parallelism is a 400 naming the field; no run row, no Job."""
+    response = operator_api.post(
+        "/api/runs/",
+        {"template": "lane-detection", "cluster": kube_cluster.name, "params": {"parallelism": 99}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "parallelism" in response.json()
+    assert not k8s.BatchV1Api(kube_api).list_namespaced_job(kube_namespace.name).items

@@ -1,0 +1,209 @@
+"""Live run logs over a websocket: `/ws/runs/<id>/logs/`.
+
+The database is the truth and the channel group only says "this is new". On connect the
+consumer joins `run-<id>` first, then sends the stored backlog, so no line committed during the
+backlog can be missed; every line carries its cursor and the consumer sends each cursor once, in
+order. A group message that skips ahead (another pod's batch published first, or a message the
+channel layer dropped) is answered from the database, and a periodic check fills in anything no
+message announced at all. Memory per connection is bounded by a window of unacknowledged lines:
+a client that falls behind is fed from the database when it catches up, never from a queue.
+
+Client messages: `{"type": "ack", "cursor": N}` (every few hundred lines). Server messages: log
+lines `{"cursor", "pod", "text", "time"}` (no `type`), and typed control messages:
+`live` (backlog done), `heartbeat` (every few seconds, with the run's newest cursor),
+`run.state`, `gone` (run deleted; the socket closes with 4404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
+
+from controlpanel.choices import Role
+from controlpanel.selectors import has_role
+from workloads.models import Run, RunLogLine
+from workloads.realtime import run_group
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+TAIL_DEFAULT = 500
+TAIL_MAX = 10_000
+FILL_BATCH = 1000
+WINDOW = 5000  # lines sent but not acknowledged; beyond it the client is fed from the DB
+TICK_S = 1.0
+HEARTBEAT_S = 5.0
+RECHECK_S = 5.0
+
+
+def query_param(scope: dict, name: str) -> str | None:
+    from urllib.parse import parse_qs
+
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[0] if values else None
+
+
+def refreshed_user(user):
+    """The user as the database has it now (role changes, deactivation), or None."""
+    if user is None or not user.is_authenticated:
+        return None
+    return get_user_model().objects.select_related("profile").filter(pk=user.pk).first()
+
+
+def can_view(user) -> bool:
+    """Watching logs and cameras is reading: the same rule as pages and the API (viewer+)."""
+    return has_role(user, Role.VIEWER)
+
+
+def line_message(line: RunLogLine) -> dict[str, Any]:
+    return {
+        "cursor": line.cursor,
+        "pod": line.pod,
+        "text": line.text,
+        "time": line.time.isoformat(),
+    }
+
+
+class RunLogConsumer(AsyncJsonWebsocketConsumer):
+    """Backlog, then live lines, each cursor exactly once and in order."""
+
+    async def connect(self) -> None:
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        self.last_sent = 0
+        self.acked = 0
+        self.joined = False
+        self.lock = asyncio.Lock()
+        self.ticker: asyncio.Task | None = None
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not can_view(user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if not await self._run_exists():
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.channel_layer.group_add(run_group(self.run_id), self.channel_name)
+        self.joined = True
+        await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
+        after = query_param(self.scope, "after")
+        async with self.lock:
+            if after is not None and after.isdigit():
+                self.last_sent = self.acked = int(after)
+            else:
+                tail = query_param(self.scope, "tail")
+                tail_n = min(int(tail), TAIL_MAX) if tail and tail.isdigit() else TAIL_DEFAULT
+                self.last_sent = self.acked = await self._tail_start(tail_n)
+            await self._fill()
+            await self.send_json({"type": "live", "cursor": self.last_sent})
+        self.ticker = asyncio.create_task(self._tick())
+
+    async def disconnect(self, code: int) -> None:
+        if self.ticker is not None:
+            self.ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.ticker
+        if self.joined:
+            await self.channel_layer.group_discard(run_group(self.run_id), self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "ack":
+            cursor = content.get("cursor")
+            if isinstance(cursor, int) and self.acked < cursor <= self.last_sent:
+                self.acked = cursor
+                async with self.lock:
+                    await self._fill()
+
+    # -- channel layer messages (named after the payload type) ---------------------------------
+    async def run_log(self, message: dict) -> None:
+        async with self.lock:
+            cursor = message["cursor"]
+            if cursor <= self.last_sent:
+                return  # already sent from the database
+            if cursor == self.last_sent + 1 and self.last_sent - self.acked < WINDOW:
+                await self.send_json({k: message[k] for k in ("cursor", "pod", "text", "time")})
+                self.last_sent = cursor
+            else:
+                await self._fill(upto=cursor)
+
+    async def run_state(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def run_event(self, message: dict) -> None:
+        pass  # events are log lines too; the log view shows them as lines
+
+    # -- internals ------------------------------------------------------------------------------
+    async def _fill(self, upto: int | None = None) -> None:
+        """Send stored lines after `last_sent` (to `upto`) while the window has room."""
+        while self.last_sent - self.acked < WINDOW:
+            room = min(FILL_BATCH, WINDOW - (self.last_sent - self.acked))
+            lines = await self._lines_after(self.last_sent, room, upto)
+            for line in lines:
+                await self.send_json(line)
+            if lines:
+                self.last_sent = lines[-1]["cursor"]
+            if len(lines) < room:
+                return
+
+    async def _tick(self) -> None:
+        """Fill what no message announced, say we are alive, and re-check the permission."""
+        next_heartbeat = next_recheck = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = time.monotonic()
+            if now >= next_recheck:
+                next_recheck = now + RECHECK_S
+                verdict = await self._recheck()
+                if verdict is not None:
+                    if verdict == CLOSE_NOT_FOUND:
+                        await self.send_json({"type": "gone", "run": self.run_id})
+                    await self.close(code=verdict)
+                    return
+            async with self.lock:
+                newest = await self._newest_cursor()
+                if newest is not None and newest > self.last_sent:
+                    await self._fill(upto=newest)
+                if now >= next_heartbeat:
+                    next_heartbeat = now + HEARTBEAT_S
+                    await self.send_json({"type": "heartbeat", "cursor": newest})
+
+    @database_sync_to_async
+    def _recheck(self) -> int | None:
+        user = refreshed_user(self.scope.get("user"))
+        if user is None or not user.is_active:
+            return CLOSE_UNAUTHENTICATED
+        if not can_view(user):
+            return CLOSE_FORBIDDEN
+        if not Run.objects.filter(pk=self.run_id).exists():
+            return CLOSE_NOT_FOUND
+        return None
+
+    @database_sync_to_async
+    def _run_exists(self) -> bool:
+        return Run.objects.filter(pk=self.run_id).exists()
+
+    @database_sync_to_async
+    def _newest_cursor(self) -> int | None:
+        return Run.objects.filter(pk=self.run_id).values_list("log_cursor", flat=True).first()
+
+    @database_sync_to_async
+    def _tail_start(self, tail: int) -> int:
+        """The cursor before the last `tail` stored lines."""
+        cursors = RunLogLine.objects.filter(run_id=self.run_id).order_by("-cursor")
+        row = cursors.values_list("cursor", flat=True)[tail : tail + 1]
+        return row[0] if row else 0
+
+    @database_sync_to_async
+    def _lines_after(self, after: int, limit: int, upto: int | None) -> list[dict[str, Any]]:
+        lines = RunLogLine.objects.filter(run_id=self.run_id, cursor__gt=after)
+        if upto is not None:
+            lines = lines.filter(cursor__lte=upto)
+        return [line_message(line) for line in lines.order_by("cursor")[:limit]]
