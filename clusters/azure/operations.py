@@ -96,6 +96,10 @@ def operation_run(*, operation_id: int) -> str | None:
         _after_failure(op)
         logger.warning("azure operation %s failed: %s", op.pk, failure.code)
         return OperationStatus.FAILED
+    except Exception as exc:  # noqa: BLE001 - a bug must not leave the row running; re-raised
+        _finish(op, AzureFailure("InternalError", f"{type(exc).__name__}: {exc}", "See the worker log."))  # fmt: skip
+        _after_failure(op)
+        raise
     _finish(op, None)
     return OperationStatus.SUCCEEDED
 

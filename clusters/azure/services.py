@@ -166,3 +166,47 @@ def providers_register_request(
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=credential, changes={"register": namespaces})  # fmt: skip
     _enqueue(op)
     return op
+
+
+@transaction.atomic
+def file_share_create(
+    *,
+    actor: Actor,
+    cluster: Cluster,
+    credential: Credential,
+    resource_group: str,
+    location: str,
+    account_name: str,
+    share_name: str,
+    quota_gb: int = 100,
+    namespace: str = "",
+):
+    """Record a share for `cluster` and queue: account, share, Secret + PV + claim, Volume."""
+    from clusters.models_azure import FileShare
+
+    _check_credential(credential)
+    if cluster.credential_id is None:
+        raise AzureInputError("cluster", "The cluster has no kubeconfig yet.")
+    if FileShare.objects.filter(account_name=account_name, share_name=share_name).exists():
+        raise AzureInputError("share_name", "This share is already registered.")
+    share = FileShare.objects.create(
+        cluster=cluster,
+        credential=credential,
+        resource_group=resource_group,
+        location=location,
+        account_name=account_name,
+        share_name=share_name,
+        quota_gb=quota_gb,
+        namespace=namespace or cluster.namespace,
+    )
+    op = AzureOperation.objects.create(
+        kind=OperationKind.CREATE_SHARE,
+        cluster=cluster,
+        credential=credential,
+        target=f"{account_name}/{share_name}",
+        params={"share_id": share.pk},
+        created_by=actor.user,
+    )
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=share, changes={"account": account_name, "share": share_name})  # fmt: skip
+    _enqueue(op)
+    return op

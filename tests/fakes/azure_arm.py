@@ -380,10 +380,13 @@ class _Handler(BaseHTTPRequestHandler):
             if data:
                 headers.setdefault("Content-Type", "application/json; charset=utf-8")
         self.send_response(status)
+        head_length = headers.pop("Content-Length-Override", "0")
         headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)) if self.command != "HEAD" else "0")
+        self.send_header(
+            "Content-Length", str(len(data)) if self.command != "HEAD" else head_length
+        )
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
