@@ -78,22 +78,25 @@ class MjpegHttpSource:
         self.fps = 25.0
 
     def read(self) -> np.ndarray | None:
+        buffer = self._buffer
         while True:
-            start = self._buffer.find(b"\xff\xd8")
-            end = self._buffer.find(b"\xff\xd9", start + 2) if start >= 0 else -1
-            if start >= 0 and end >= 0:
-                jpeg = bytes(self._buffer[start : end + 2])
-                del self._buffer[: end + 2]
-                frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-                if frame is not None:
-                    return frame
-                continue  # a corrupt part: skip to the next one
+            start = buffer.find(b"\xff\xd8")
+            if start < 0:
+                del buffer[:-1]  # only part headers so far; a trailing 0xff may start a marker
+            else:
+                del buffer[:start]
+                end = buffer.find(b"\xff\xd9", 2)
+                if end >= 0:
+                    jpeg = bytes(buffer[: end + 2])
+                    del buffer[: end + 2]
+                    frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+                    if frame is not None:
+                        return frame
+                    continue  # a corrupt part: skip to the next one
             data = self._response.read1(self._chunk)
             if not data:
                 return None
-            self._buffer += data
-            if start < 0 and len(self._buffer) > 2:
-                del self._buffer[:-1]  # nothing but part headers so far
+            buffer += data
 
     def close(self) -> None:
         self._response.close()

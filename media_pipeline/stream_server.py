@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from media_pipeline.sources import FrameSource, SourceError, open_source
 
 BOUNDARY = "frame"
 STALE_AFTER_S = 5.0
+SEND_BUFFER_BYTES = 64 * 1024
 
 
 @dataclass
@@ -52,11 +54,13 @@ class NewestFrame:
         self.jpeg: bytes | None = None
         self.sequence = 0
         self.published_at = 0.0
+        self.captured_at = 0.0  # when the source handed us the frame (Unix seconds)
         self.closed = False
 
-    def publish(self, jpeg: bytes) -> None:
+    def publish(self, jpeg: bytes, captured_at: float | None = None) -> None:
         with self._condition:
             self.jpeg, self.sequence, self.published_at = jpeg, self.sequence + 1, time.time()
+            self.captured_at = captured_at if captured_at is not None else self.published_at
             self._condition.notify_all()
 
     def close(self) -> None:
@@ -68,6 +72,12 @@ class NewestFrame:
         with self._condition:
             self._condition.wait_for(lambda: self.sequence > seen or self.closed, timeout)
             return self.sequence, self.jpeg
+
+    def wait_newer_frame(self, seen: int, timeout: float) -> tuple[int, bytes | None, float]:
+        """Like `wait_newer`, plus the frame's capture time, read under the same lock."""
+        with self._condition:
+            self._condition.wait_for(lambda: self.sequence > seen or self.closed, timeout)
+            return self.sequence, self.jpeg, self.captured_at
 
 
 class Metrics:
@@ -211,6 +221,7 @@ class StreamServer:
         try:
             while not self.stop.is_set():
                 frame = self.source.read()
+                captured_at = time.time()
                 if frame is None:
                     if not self.source.live:
                         self.events.log(f"stream: {self.options.source} ended")
@@ -235,7 +246,7 @@ class StreamServer:
                 ok, jpeg = cv2.imencode(".jpg", frame, quality)
                 self.metrics.frame_done(time.perf_counter() - started, found)
                 if ok:
-                    self.newest.publish(jpeg.tobytes())
+                    self.newest.publish(jpeg.tobytes(), captured_at)
                 if interval:
                     next_due += interval
                     delay = next_due - time.monotonic()
@@ -308,15 +319,21 @@ def _handler_for(server: StreamServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Cache-Control", "no-store")
             self.send_header("Connection", "close")
             self.end_headers()
+            # Keep the kernel from queueing seconds of video for a slow client: with a small
+            # send buffer the write blocks, and the next frame sent is the newest one.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
             server.metrics.client(+1)
             seen = 0
             try:
                 while not server.stop.is_set():
-                    seen, jpeg = server.newest.wait_newer(seen, timeout=1.0)
+                    seen, jpeg, captured_at = server.newest.wait_newer_frame(seen, timeout=1.0)
                     if jpeg is None:
                         continue
+                    # Sequence and capture time per part let a relay or viewer measure drops
+                    # and glass-to-screen latency without decoding the picture.
                     self.wfile.write(
-                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+                        f"X-Frame-Seq: {seen}\r\nX-Timestamp: {int(captured_at * 1000)}\r\n\r\n".encode()
                         + jpeg
                         + b"\r\n"
                     )
