@@ -84,3 +84,41 @@ async def receive_until_type(comm, kind: str, timeout: float = 10) -> tuple[list
             return lines, message
         if "type" not in message:
             lines.append(message)
+
+
+@pytest.fixture
+def stream_server():
+    """A real media_pipeline stream server (test:clock) on a free loopback port."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.conftest import free_port, wait_for
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "media_pipeline", "stream", "--source", "test:clock",
+         "--host", "127.0.0.1", "--port", str(port), "--fps", "20", "--width", "320"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        try:
+            return urllib.request.urlopen(base + "/healthz", timeout=1).status == 200
+        except OSError:
+            return False
+
+    wait_for(healthy, timeout=30)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def stream_clients(base: str) -> int:
+    """How many MJPEG clients the stream server has (its Prometheus gauge)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(base + "/metrics", timeout=2).read().decode()
+    line = next(row for row in text.splitlines() if row.startswith("media_pipeline_clients{"))
+    return int(float(line.split()[-1]))

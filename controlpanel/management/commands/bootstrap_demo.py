@@ -44,7 +44,10 @@ class Command(BaseCommand):
         """Demo data of the other apps (workload presets, demo cameras), when they provide it."""
         from django.utils.module_loading import import_string
 
-        for path in ("workloads.bootstrap.bootstrap_demo",):
+        for path in (
+            "workloads.bootstrap.bootstrap_demo",
+            "workloads.cameras_bootstrap.bootstrap_demo_cameras",
+        ):
             try:
                 step = import_string(path)
             except ImportError:

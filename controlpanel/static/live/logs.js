@@ -1,0 +1,109 @@
+// Live run logs: backlog then live lines over /ws/runs/<id>/logs/, resumed from the last cursor
+// on reconnect, one colour per pod, follow/pause, a client-side filter, download of the full
+// log. The badge says "live" or "reconnecting"; a missing heartbeat counts as a lost connection.
+(function () {
+  "use strict";
+  var panel = document.querySelector("[data-log-ws]");
+  if (!panel) return;
+  var out = panel.querySelector(".log-lines");
+  var stateEl = panel.querySelector(".live-state");
+  var filterEl = panel.querySelector(".log-filter");
+  var followEl = panel.querySelector(".log-follow");
+  var countEl = panel.querySelector(".log-count");
+  var MAX_SHOWN = 20000; // the page keeps the newest lines; the full log is a download away
+  var lastCursor = null, socket = null, backoff = 500, lastMessage = 0, sinceAck = 0;
+  var colours = {};
+
+  function colour(pod) {
+    if (!(pod in colours)) {
+      var hash = 0;
+      for (var i = 0; i < pod.length; i++) hash = (hash * 31 + pod.charCodeAt(i)) >>> 0;
+      colours[pod] = "hsl(" + (hash % 360) + ", 65%, 40%)";
+    }
+    return colours[pod];
+  }
+
+  function setState(text, cls) {
+    stateEl.textContent = text;
+    stateEl.className = "badge live-state " + cls;
+    panel.dataset.state = cls;
+  }
+
+  function matches(row) {
+    var q = filterEl.value.toLowerCase();
+    return !q || row.textContent.toLowerCase().indexOf(q) !== -1;
+  }
+
+  function add(line) {
+    var row = document.createElement("div");
+    row.className = "log-line";
+    row.dataset.cursor = line.cursor;
+    var pod = document.createElement("span");
+    pod.className = "log-pod";
+    pod.textContent = line.pod;
+    pod.style.color = colour(line.pod);
+    var text = document.createElement("span");
+    text.className = "log-text";
+    text.textContent = line.text;
+    row.appendChild(pod);
+    row.appendChild(text);
+    row.hidden = !matches(row);
+    out.appendChild(row);
+    while (out.childElementCount > MAX_SHOWN) out.removeChild(out.firstChild);
+  }
+
+  function connect() {
+    var path = panel.dataset.logWs + (lastCursor === null ? "?tail=1000" : "?after=" + lastCursor);
+    socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + path, ["controlpanel"]);
+    socket.onopen = function () { backoff = 500; lastMessage = Date.now(); };
+    socket.onmessage = function (event) {
+      lastMessage = Date.now();
+      var msg = JSON.parse(event.data);
+      if (msg.type === undefined) {
+        if (lastCursor !== null && msg.cursor <= lastCursor) return;
+        add(msg);
+        lastCursor = msg.cursor;
+        countEl.textContent = String(lastCursor);
+        if (++sinceAck >= 200) { sinceAck = 0; socket.send(JSON.stringify({ type: "ack", cursor: lastCursor })); }
+        if (followEl.checked) out.scrollTop = out.scrollHeight;
+        return;
+      }
+      if (msg.type === "live") {
+        if (lastCursor === null) lastCursor = msg.cursor;
+        setState("live", "live");
+      }
+      if (msg.type === "heartbeat" && lastCursor !== null) {
+        socket.send(JSON.stringify({ type: "ack", cursor: lastCursor }));
+        sinceAck = 0;
+      }
+      if (msg.type === "gone") setState("run deleted", "closed");
+    };
+    socket.onclose = function (event) {
+      if (event.code === 4401 || event.code === 4403 || event.code === 4404) {
+        setState(event.code === 4404 ? "run deleted" : "not allowed", "closed");
+        return;
+      }
+      setState("reconnecting", "reconnecting");
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 10000);
+    };
+  }
+
+  setInterval(function () {
+    // The server sends a heartbeat every 5 s: silence means the connection is dead.
+    if (panel.dataset.state === "live" && Date.now() - lastMessage > 12000) {
+      setState("reconnecting", "reconnecting");
+      try { socket.close(); } catch (e) { /* reconnect follows from onclose */ }
+    }
+  }, 1000);
+
+  filterEl.addEventListener("input", function () {
+    out.querySelectorAll(".log-line").forEach(function (row) { row.hidden = !matches(row); });
+  });
+  out.addEventListener("scroll", function () {
+    // Scrolling up pauses following; scrolling back to the bottom resumes it.
+    followEl.checked = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+  });
+  setState("connecting", "reconnecting");
+  connect();
+})();
