@@ -22,7 +22,7 @@ def _lines(run_id: int) -> Iterator[str]:
             .order_by("cursor")
             .values_list("cursor", "time", "pod", "text")[:CHUNK]
         )
-        for cursor, time, pod, text in rows:
+        for _cursor, time, pod, text in rows:
             yield f"{time.isoformat()} [{pod}] {text}\n"
         if len(rows) < CHUNK:
             return
