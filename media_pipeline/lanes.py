@@ -77,18 +77,21 @@ class LaneDetector:
         w, h, r = self.width, self.height, self.region
         self.y_top = int(round(h * r.top))
         self.y_bottom = int(round(h * r.bottom)) - 1
-        polygon = np.array(
+        # The band of the frame the region of interest covers: all image work happens there.
+        self.x_left = max(0, int(w * min(r.bottom_left, r.top_left)))
+        self.x_right = min(w, int(np.ceil(w * max(r.bottom_right, r.top_right))) + 1)
+        corners = np.array(
             [
-                (w * r.bottom_left, h * r.bottom - self.y_top),
-                (w * r.top_left, 0),
-                (w * r.top_right, 0),
-                (w * r.bottom_right, h * r.bottom - self.y_top),
-            ],
-            dtype=np.int32,
+                (w * r.bottom_left, h * r.bottom),
+                (w * r.top_left, self.y_top),
+                (w * r.top_right, self.y_top),
+                (w * r.bottom_right, h * r.bottom),
+            ]
         )
-        self.polygon = polygon + np.array([0, self.y_top], dtype=np.int32)
-        self._roi_mask = np.zeros((h - self.y_top, w), dtype=np.uint8)
-        cv2.fillPoly(self._roi_mask, [polygon], 255)
+        self.polygon = corners.round().astype(np.int32)
+        band_corners = (corners - (self.x_left, self.y_top)).round().astype(np.int32)
+        self._roi_mask = np.zeros((h - self.y_top, self.x_right - self.x_left), dtype=np.uint8)
+        cv2.fillPoly(self._roi_mask, [band_corners], 255)
         # Hough parameters scale with the frame so 540p and 1080p behave alike.
         self._min_length = max(10, int(h * 0.035))
         self._max_gap = max(20, int(h * 0.2))
@@ -97,9 +100,9 @@ class LaneDetector:
         self._kernel = (5, 5)
 
     def edges(self, frame: np.ndarray) -> np.ndarray:
-        """Canny edges of the paint masks inside the region of interest (band rows only)."""
+        """Canny edges of the paint masks inside the region of interest (band coordinates)."""
         t = self.tuning
-        band = frame[self.y_top :, :]
+        band = frame[self.y_top :, self.x_left : self.x_right]
         white = cv2.inRange(band, (t.white_min,) * 3, (255, 255, 255))
         hsv = cv2.cvtColor(band, cv2.COLOR_BGR2HSV)
         yellow = cv2.inRange(hsv, t.yellow_low, t.yellow_high)
@@ -122,8 +125,8 @@ class LaneDetector:
             return np.empty((0, 4), dtype=np.float64)
         # OpenCV 5 returns (N, 4), OpenCV 4 returned (N, 1, 4): accept both.
         segments = np.asarray(lines, dtype=np.float64).reshape(-1, 4)
-        segments[:, 1] += self.y_top
-        segments[:, 3] += self.y_top
+        segments[:, [0, 2]] += self.x_left
+        segments[:, [1, 3]] += self.y_top
         return segments
 
     def _fit_side(self, segments: np.ndarray, left: bool) -> np.ndarray | None:

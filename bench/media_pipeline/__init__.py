@@ -1,0 +1,1 @@
+"""Speed benchmarks of the media pipeline; results and commands in docs/BENCHMARKS.md."""

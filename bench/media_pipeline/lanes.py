@@ -1,0 +1,92 @@
+"""Lane analysis speed against decoding alone, on the same file at native resolution.
+
+python -m bench.media_pipeline.lanes [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from bench.media_pipeline.common import clip_720p, median_rate
+from media_pipeline import samples
+from media_pipeline.events import EventWriter
+from media_pipeline.inputs import MediaInput
+from media_pipeline.lane_command import LaneOptions, _OutputNames, process_video
+from media_pipeline.lanes import LaneDetector
+
+
+def decode_only(path: Path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    frames = 0
+    while capture.grab() and capture.retrieve()[0]:
+        frames += 1
+    return frames
+
+
+def sequential_naive(path: Path) -> int:
+    """The textbook loop: decode, then full-frame colour masks/Canny/Hough, one after the other."""
+    capture = cv2.VideoCapture(str(path))
+    frames = 0
+    detector = None
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return frames
+        if detector is None:
+            detector = LaneDetector(frame.shape[1], frame.shape[0], video=True)
+        hsv = cv2.cvtColor(frame, cv2.COLOR_BGR2HSV)
+        white = cv2.inRange(frame, (200, 200, 200), (255, 255, 255))
+        paint = cv2.bitwise_or(white, cv2.inRange(hsv, (15, 80, 120), (35, 255, 255)))
+        edges = cv2.Canny(cv2.GaussianBlur(paint, (5, 5), 0), 50, 150)
+        cv2.HoughLinesP(edges, 1, 3.14159 / 180, 16, minLineLength=19, maxLineGap=108)
+        frames += 1
+
+
+class _Quiet(EventWriter):
+    def __init__(self) -> None:
+        super().__init__("lanes", out=open("/dev/null", "w"), err=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def pipeline(path: Path, write_video: bool) -> int:
+    with tempfile.TemporaryDirectory() as out:
+        options = LaneOptions(output=Path(out), write_video=write_video)
+        summary = process_video(
+            MediaInput(path, "video"), _OutputNames(Path(out)), options, _Quiet()
+        )
+    return summary.frames
+
+
+def measure(path: Path, repeats: int) -> dict[str, float]:
+    decode = median_rate(lambda: decode_only(path), repeats)
+    naive = median_rate(lambda: sequential_naive(path), repeats)
+    analysis = median_rate(lambda: pipeline(path, write_video=False), repeats)
+    written = median_rate(lambda: pipeline(path, write_video=True), repeats)
+    return {
+        "decode_only_fps": round(decode, 1),
+        "sequential_naive_fps": round(naive, 1),
+        "analysis_fps": round(analysis, 1),
+        "analysis_and_video_fps": round(written, 1),
+        "naive_ratio": round(naive / decode, 3),
+        "analysis_ratio": round(analysis / decode, 3),
+        "analysis_and_video_ratio": round(written / decode, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    results = {
+        "960x540 development clip": measure(samples.DEVELOPMENT_CLIP, args.repeats),
+        "1280x720 (upscaled copy)": measure(clip_720p(), args.repeats),
+    }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
