@@ -219,9 +219,20 @@ AZURE_TOKEN_AUDIENCE = env_str("AZURE_TOKEN_AUDIENCE", "https://management.azure
 AZURE_DISABLE_INSTANCE_DISCOVERY = env_bool("AZURE_DISABLE_INSTANCE_DISCOVERY", False)
 AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE", "")
 
+RECONCILE_INTERVAL = env_int("RECONCILE_INTERVAL", 30)
 CELERY_BEAT_SCHEDULE = {
     "cluster-health": {
         "task": "clusters.tasks.cluster_health_check_all",
         "schedule": HEALTH_CHECK_INTERVAL,
+    },
+    # Runs whose monitor died, objects deleted behind the panel's back, finished objects.
+    "workloads-reconcile": {
+        "task": "workloads.tasks.runs_reconcile",
+        "schedule": RECONCILE_INTERVAL,
+    },
+    # Azure operations (create, scale, delete...) whose worker died mid-poll.
+    "azure-operations-resume": {
+        "task": "clusters.azure.tasks.azure_operations_resume",
+        "schedule": RECONCILE_INTERVAL,
     },
 }
