@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.views.generic import TemplateView
 
 from clusters.selectors import cluster_list
+from workloads.selectors import active_run_count, recent_runs
 
 
 def healthz(request):
@@ -26,4 +27,6 @@ class HomeView(LoginRequiredMixin, TemplateView):
         context["clusters"] = clusters
         context["healthy_count"] = sum(1 for c in clusters if c.status == "healthy")
         context["extra_panels"] = []
+        context["recent_runs"] = recent_runs(limit=10)
+        context["active_runs"] = active_run_count()
         return context

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from workloads.choices import ACTIVE_STATES
 from workloads.models import Run, RunLogLine, WorkloadTemplate
 
 
@@ -40,3 +41,7 @@ def run_log_page(
 
 def recent_runs(limit: int = 5) -> QuerySet[Run]:
     return run_list()[:limit]
+
+
+def active_run_count() -> int:
+    return Run.objects.filter(state__in=ACTIVE_STATES).count()

@@ -1,0 +1,87 @@
+"""Forms for running a template and saving one with other defaults.
+
+Parameter fields are built from the kind's defaults (params.DEFAULTS) and named after the
+parameters, so the ValidationError({param: message}) raised by services lands on the right field.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from clusters.selectors import cluster_list
+from workloads.params import DEFAULTS
+
+MULTILINE = {"inputs", "images", "manifest"}
+HELP = {
+    "inputs": "One path per line, inside the volume. Empty: the bundled sample footage.",
+    "images": "One path per line, inside the volume. Empty: the bundled sample photos.",
+    "known": "Folder of <person>_<N>.jpg photos inside the volume. Empty: the bundled ones.",
+    "volume": "Name of a volume of the chosen cluster (empty: none).",
+    "parallelism": "Pods sharing the inputs (each input is processed once).",
+    "args": "Arguments, shell-quoted.",
+    "command": "Replaces the image's entrypoint, shell-quoted (empty: keep it).",
+    "restart_policy": "Never or OnFailure.",
+    "processing": "none, lanes or faces.",
+}
+
+
+def _as_text(name: str, value: Any) -> str:
+    if isinstance(value, list):
+        return "\n".join(value) if name in MULTILINE else shlex.join(value)
+    return "" if value is None else str(value)
+
+
+class ParamsFormMixin:
+    """Adds one text field per parameter of `kind`, prefilled with `defaults`."""
+
+    def add_param_fields(self, kind: str, defaults: dict) -> None:
+        self.param_names = list(DEFAULTS[kind])
+        merged = {**DEFAULTS[kind], **defaults}
+        for name in self.param_names:
+            widget = forms.Textarea(attrs={"rows": 6 if name == "manifest" else 3})
+            self.fields[name] = forms.CharField(
+                required=False,
+                strip=name != "manifest",
+                initial=_as_text(name, merged[name]),
+                widget=widget if name in MULTILINE else forms.TextInput,
+                help_text=HELP.get(name, ""),
+            )
+
+    def params(self) -> dict[str, str]:
+        return {name: self.cleaned_data.get(name, "") for name in self.param_names}
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """Put a service's {field: messages} on the form's fields (unknown keys: form-wide)."""
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+        for field, messages in errors.items():
+            target = field if field in self.fields else None
+            for message in messages:
+                self.add_error(target, message if target else f"{field}: {message}")
+
+
+class RunForm(ParamsFormMixin, forms.Form):
+    cluster = forms.ModelChoiceField(queryset=cluster_list(), empty_label=None)
+
+    def __init__(self, *args, template, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        clusters = cluster_list()
+        self.fields["cluster"].queryset = clusters
+        # The local cluster first: the presets run there with no setup at all.
+        local = next((c for c in clusters if c.is_local), None)
+        if local is not None:
+            self.fields["cluster"].initial = local.pk
+        self.add_param_fields(template.kind, template.params)
+
+
+class TemplateSaveForm(ParamsFormMixin, forms.Form):
+    name = forms.CharField(max_length=100)
+    slug = forms.CharField(max_length=63, help_text="Lower-case letters, digits and dashes.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, base, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_param_fields(base.kind, base.params)
