@@ -57,7 +57,9 @@ def stack(tmp: str) -> tuple[dict, list[subprocess.Popen], str]:
     env = dict(os.environ, CONTROLPANEL_DATA_DIR=tmp, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
                PYTHONPATH=str(ROOT))  # fmt: skip
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([PY, "manage.py", "bootstrap_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [PY, "manage.py", "bootstrap_demo"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     procs.append(subprocess.Popen(
         [shutil.which("daphne", path=os.path.dirname(PY)), "-b", "127.0.0.1", "-p", str(web_port),
          "controlpanel.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
@@ -139,7 +141,9 @@ def main() -> None:
             print(f"viewers={count} 1280x720 source_fps={args.fps:g}: min fps per viewer {fps:.1f}, "
                   f"latency p50 {sorted(lat)[len(lat) // 2]:.0f} ms, p95 {p95(lat):.0f} ms, "
                   f"frames skipped {drops} of {sum(len(r[2]) for r in results) + drops}")  # fmt: skip
-        print(f"bench process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+        print(
+            f"bench process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"
+        )
     finally:
         for proc in reversed(procs):
             proc.terminate()
