@@ -37,3 +37,21 @@ def test_the_camera_picture_changes_live_on_the_camera_page(daphne_server, page,
     with page.expect_download() as download:
         tile.locator("button.snapshot").click()
     assert download.value.suggested_filename.startswith("clock-")
+
+
+def test_log_lines_appear_live_on_the_run_page(daphne_server, page, run):
+    from django.urls import reverse
+
+    from tests.live.conftest import store
+
+    UserFactory(username="vera", role=Role.VIEWER)
+    store(run, "pod-a", ["before the page opened"])
+    log_in(page, daphne_server, "vera")
+    page.goto(daphne_server + reverse("run-detail", args=[run.pk]))
+    panel = page.locator("#live-log")
+    panel.locator(".log-line >> text=before the page opened").wait_for()
+    panel.locator(".live-state >> text=live").wait_for()
+    store(run, "pod-b", ["stored while watching"])
+    panel.locator(".log-line >> text=stored while watching").wait_for()
+    assert panel.locator(".log-line").count() == 2
+    assert panel.locator(".log-pod").nth(1).inner_text() == "pod-b"
