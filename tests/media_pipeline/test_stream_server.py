@@ -80,6 +80,13 @@ def test_serves_mjpeg_snapshot_health_and_metrics():
         numbers = [read_clock(f)[0] for f in frames]
         assert numbers == sorted(numbers) and len(set(numbers)) == 5  # new frames, in order
 
+        # Every part names its sequence number and capture time (ms) in its headers.
+        with urllib.request.urlopen(base + "/stream.mjpg", timeout=10) as response:
+            head = response.read(4096).split(b"\r\n\r\n", 1)[0].decode()
+        part = dict(line.split(": ", 1) for line in head.splitlines()[1:])
+        assert part["Content-Type"] == "image/jpeg" and int(part["X-Frame-Seq"]) > 0
+        assert abs(int(part["X-Timestamp"]) / 1000 - time.time()) < 5
+
         status, _, body = get(base + "/healthz")
         assert status == 200 and json.loads(body)["status"] == "ok"
         status, kind, body = get(base + "/metrics")
