@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,6 +17,8 @@ from workloads.models import Run, WorkloadTemplate
 from workloads.params import clean_params, is_dns1123_label
 from workloads.realtime import publish_run_message, state_payload
 from workloads.specs import build_spec
+
+logger = logging.getLogger(__name__)
 
 
 def _volume_names(cluster: Cluster) -> set[str]:
@@ -74,10 +77,21 @@ def run_create(
         actor=actor, action=AuditAction.CREATE, obj=run,
         changes={"template": template.slug, "cluster": cluster.name},
     )  # fmt: skip
+    transaction.on_commit(lambda: _enqueue_submit(run.pk))
+    return run
+
+
+def _enqueue_submit(run_id: int) -> None:
+    """Hand the run to a worker. With the broker down (e.g. `make run` seeding demo runs before
+    Redis is up) the run stays pending and beat's reconcile submits it later."""
+    from kombu.exceptions import OperationalError
+
     from workloads.tasks import run_submit_task
 
-    transaction.on_commit(lambda: run_submit_task.delay(run.pk))
-    return run
+    try:
+        run_submit_task.delay(run_id)
+    except OperationalError as exc:
+        logger.warning("run %s: broker unreachable, beat will submit it: %s", run_id, exc)
 
 
 def run_rerun(*, actor: Actor, run: Run) -> Run:
