@@ -194,3 +194,25 @@ def test_unopenable_source_is_an_error_event(pipeline):
     run = pipeline("stream", "--source", "v4l2:/dev/video-missing", "--port", "0")
     assert run.returncode == 1
     assert run.of("error")[0]["file"] == "v4l2:/dev/video-missing"
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_faces_are_boxed_in_the_stream(tmp_path):
+    known = tmp_path / "known"
+    known.mkdir()
+    photo = DATA / "faces" / "unknown" / "obama_small.jpg"
+    (known / "obama_1.jpg").write_bytes(photo.read_bytes())
+    args = ("--source", f"file:{photo}", "--process", "faces", "--known", str(known))
+    with stream_server(*args, "--cache-dir", str(tmp_path / "cache")) as (base, _):
+        snapshot = cv2.imdecode(
+            np.frombuffer(get(base + "/snapshot.jpg")[2], np.uint8), cv2.IMREAD_COLOR
+        )
+        text = get(base + "/metrics")[2].decode()
+    # A known face gets a green box (a stranger's would be red) where the photo's face is.
+    b, g, r = cv2.split(snapshot.astype(int))
+    green = (g > 160) & (r < 90) & (b < 90)
+    ys, xs = np.nonzero(green)
+    assert len(xs) > 200
+    assert 60 < xs.mean() < 260 and 40 < ys.mean() < 200  # the face is around (157, 121)
+    assert 'media_pipeline_detection_failures_total{process="faces"' in text
