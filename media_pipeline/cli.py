@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,27 @@ from media_pipeline.face_cache import default_cache_dir
 from media_pipeline.faces import DEFAULT_TOLERANCE
 
 DEFAULT_OUTPUT = Path("media-pipeline-output")
+
+
+def _add_shard_options(command: argparse.ArgumentParser) -> None:
+    # A Kubernetes Indexed Job runs the same command in N pods; each takes every N-th file of
+    # the expanded, name-ordered input list, so every file is processed by exactly one pod.
+    command.add_argument(
+        "--shard-index",
+        type=int,
+        default=int(os.environ.get("JOB_COMPLETION_INDEX", "0")),
+        help="this pod's share (default: $JOB_COMPLETION_INDEX or 0)",
+    )
+    command.add_argument("--shard-count", type=int, default=1, help="number of shares (default: 1)")
+
+
+def _check_shards(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.shard_count < 1 or not 0 <= args.shard_index < args.shard_count:
+        parser.error(f"--shard-index must be in 0..{args.shard_count - 1} and --shard-count >= 1")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return _parser()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         help="x264 preset of the annotated video (default: %(default)s)",
     )
 
+    _add_shard_options(lanes)
+
     faces = commands.add_parser("faces", help="identify people in images against known faces")
     faces.add_argument(
         "--known",
@@ -68,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"encoding cache folder (default: ${CACHE_ENV_VAR} or ~/.cache/media_pipeline)",
     )
     faces.add_argument("--no-cache", action="store_true", help="encode known faces every time")
+    _add_shard_options(faces)
 
     stream = commands.add_parser("stream", help="serve a camera or test pattern as MJPEG")
     stream.add_argument(
@@ -95,14 +120,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in ("lanes", "faces"):
+        _check_shards(parser, args)
     events = EventWriter(args.command)
     if args.command == "lanes":
         from media_pipeline.lane_command import LaneOptions
         from media_pipeline.lane_command import run as run_lanes
 
         inputs = args.inputs or [str(samples.LANE_IMAGES), str(samples.LANE_VIDEOS)]
-        options = LaneOptions(output=args.output, write_video=not args.no_video, preset=args.preset)
+        options = LaneOptions(
+            output=args.output,
+            write_video=not args.no_video,
+            preset=args.preset,
+            shard=(args.shard_index, args.shard_count),
+        )
         return run_lanes(inputs, options, events)
     if args.command == "faces":
         from media_pipeline.face_command import FaceOptions
@@ -110,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
 
         cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
         options = FaceOptions(
-            known=args.known, images=args.images, tolerance=args.tolerance, cache_dir=cache_dir
+            known=args.known,
+            images=args.images,
+            tolerance=args.tolerance,
+            cache_dir=cache_dir,
+            shard=(args.shard_index, args.shard_count),
         )
         return run_faces(options, events)
     if args.command == "stream":

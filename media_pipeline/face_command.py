@@ -18,16 +18,19 @@ class FaceOptions:
     images: list[str]
     tolerance: float = DEFAULT_TOLERANCE
     cache_dir: Path | None = None  # None: no on-disk cache
+    shard: tuple[int, int] = (0, 1)  # (index, count): this process takes items[index::count]
 
 
 def run(options: FaceOptions, events: EventWriter) -> int:
-    items = expand(options.images, kinds=frozenset({"image"}))
+    index, count = options.shard
+    items = expand(options.images, kinds=frozenset({"image"}))[index::count]
     events.emit(
         "start",
         known=str(options.known),
         inputs=[str(i.path) for i in items],
         tolerance=options.tolerance,
         cache=str(options.cache_dir) if options.cache_dir else None,
+        shard=[index, count],
     )
     totals = {"images": 0, "faces": 0, "identified": 0, "unknown": 0}
     if not options.known.is_dir():

@@ -20,6 +20,7 @@ class LaneOptions:
     output: Path
     write_video: bool = True
     preset: str = "ultrafast"
+    shard: tuple[int, int] = (0, 1)  # (index, count): this process takes items[index::count]
 
 
 @dataclass
@@ -162,12 +163,20 @@ def process_video(
 
 
 def run(inputs: list[str], options: LaneOptions, events: EventWriter) -> int:
-    items = expand(inputs)
+    index, count = options.shard
+    items = expand(inputs)[index::count]
     options.output.mkdir(parents=True, exist_ok=True)
     names = _OutputNames(options.output)
-    events.emit("start", inputs=[str(i.path) for i in items], output=str(options.output))
+    events.emit(
+        "start",
+        inputs=[str(i.path) for i in items],
+        output=str(options.output),
+        shard=[index, count],
+    )
     totals = {"files": 0, "images": 0, "videos": 0, "frames": 0, "frames_with_both_lanes": 0}
-    for item in items:
+    clock = ProgressClock(interval=1.0)
+    started = time.perf_counter()
+    for number, item in enumerate(items, start=1):
         if item.kind == "invalid":
             events.error(str(item.path), item.reason)
             continue
@@ -182,5 +191,17 @@ def run(inputs: list[str], options: LaneOptions, events: EventWriter) -> int:
         totals[f"{item.kind}s"] += 1
         totals["frames"] += summary.frames
         totals["frames_with_both_lanes"] += summary.frames_with_both_lanes
+        # A folder of thousands of images is long work too: report files done (videos report
+        # their own frames).
+        if item.kind == "image" and clock.due():
+            elapsed = time.perf_counter() - started
+            events.emit(
+                "progress",
+                stage="files",
+                file=str(item.path),
+                frame=number,
+                frames=len(items),
+                fps=round(number / elapsed, 1) if elapsed else None,
+            )
     events.emit("done", **totals, errors=events.errors)
     return 1 if events.errors else 0

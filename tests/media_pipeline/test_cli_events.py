@@ -75,3 +75,19 @@ def test_samples_command_points_at_bundled_files(pipeline):
 
 def test_usage_errors_exit_2(pipeline):
     assert pipeline("nonsense").returncode == 2
+
+
+def test_shards_split_the_expanded_inputs_between_pods(pipeline, tmp_path):
+    # As a Kubernetes Indexed Job runs it: same arguments, a different completion index per pod.
+    seen = []
+    for index in range(3):
+        run = pipeline(
+            "lanes", str(samples.LANE_IMAGES), "--output", str(tmp_path / str(index)),
+            "--shard-count", "3", env={"JOB_COMPLETION_INDEX": str(index)},
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert run.events[0]["shard"] == [index, 3]
+        seen.append([r["image"] for r in run.of("result")])
+    assert all(len(share) == 2 for share in seen)
+    assert sorted(sum(seen, [])) == sorted(str(p) for p in samples.LANE_IMAGES.glob("*.jpg"))
+    assert pipeline("lanes", "--shard-index", "3", "--shard-count", "3").returncode == 2
