@@ -30,7 +30,9 @@ class Region:
 
 @dataclass(frozen=True)
 class Tuning:
-    white_min: int = 200  # every BGR channel at least this bright: white paint
+    white_min: int = 200  # every BGR channel at least this bright: white paint...
+    white_ratio: float = 2.0  # ...or, in darker footage, this many times the road's brightness
+    white_floor: int = 100
     yellow_low: tuple[int, int, int] = (15, 80, 120)  # HSV: hue 15-35 is yellow paint
     yellow_high: tuple[int, int, int] = (35, 255, 255)
     canny_low: int = 50
@@ -92,6 +94,7 @@ class LaneDetector:
         band_corners = (corners - (self.x_left, self.y_top)).round().astype(np.int32)
         self._roi_mask = np.zeros((h - self.y_top, self.x_right - self.x_left), dtype=np.uint8)
         cv2.fillPoly(self._roi_mask, [band_corners], 255)
+        self._roi_sample = self._roi_mask[::8, ::8] > 0
         # Hough parameters scale with the frame so 540p and 1080p behave alike.
         self._min_length = max(10, int(h * 0.035))
         self._max_gap = max(20, int(h * 0.2))
@@ -99,11 +102,20 @@ class LaneDetector:
         self._sides = {"left": _SideState(), "right": _SideState()}
         self._kernel = (5, 5)
 
+    def white_threshold(self, band: np.ndarray) -> int:
+        """White paint is much brighter than the asphalt around it, whatever the exposure: the
+        threshold follows the road's brightness (darker footage gets a lower one), capped at
+        `white_min` so bright concrete and sky glare stay out."""
+        t = self.tuning
+        # Every 8th pixel each way is plenty for an average and costs 1/64 of the full band.
+        road = float(band[::8, ::8][self._roi_sample].mean(axis=0).min())
+        return int(min(t.white_min, max(t.white_floor, t.white_ratio * road)))
+
     def edges(self, frame: np.ndarray) -> np.ndarray:
         """Canny edges of the paint masks inside the region of interest (band coordinates)."""
         t = self.tuning
         band = frame[self.y_top :, self.x_left : self.x_right]
-        white = cv2.inRange(band, (t.white_min,) * 3, (255, 255, 255))
+        white = cv2.inRange(band, (self.white_threshold(band),) * 3, (255, 255, 255))
         hsv = cv2.cvtColor(band, cv2.COLOR_BGR2HSV)
         yellow = cv2.inRange(hsv, t.yellow_low, t.yellow_high)
         paint = cv2.bitwise_or(white, yellow)

@@ -42,6 +42,14 @@ def test_both_lanes_on_the_paint_in_every_development_image(image: Path):
     assert_lanes_on_paint(bgr, lanes.as_dict())
 
 
+@pytest.mark.parametrize("image", DEV_IMAGES[::2], ids=lambda p: p.stem)
+def test_darker_exposure_still_finds_the_lanes(image: Path):
+    bgr = cv2.imread(str(image))
+    dark = cv2.convertScaleAbs(bgr, alpha=0.6)  # dusk or an under-exposed camera
+    lanes = LaneDetector(bgr.shape[1], bgr.shape[0]).detect(dark)
+    assert_lanes_on_paint(bgr, lanes.as_dict())  # same geometry: check against the original
+
+
 def test_detector_handles_other_resolutions_and_empty_roads():
     bgr = cv2.imread(str(DEV_IMAGES[0]))
     big = cv2.resize(bgr, (1280, 720))
