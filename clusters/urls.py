@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from clusters import views
 
@@ -24,4 +24,5 @@ urlpatterns = [
         name="credential-delete",
     ),
     path("credentials/<int:pk>/test/", views.CredentialTestView.as_view(), name="credential-test"),
+    path("", include("clusters.azure_urls")),
 ]

@@ -176,17 +176,31 @@ def kubernetes_versions(sp: ServicePrincipal, location: str) -> list[dict]:
     """The subscription's available versions in a region, newest first."""
     client = clients.containerservice(sp)
     listed = client.managed_clusters.list_kubernetes_versions(location)
+    # Generated models are mappings, so `.values` is the dict method: read the wire form.
     versions = []
-    for minor in listed.values or []:
-        for patch in sorted(minor.patch_versions or {}, reverse=True):
+    for minor in listed.as_dict().get("values") or []:
+        for patch in sorted(minor.get("patchVersions") or {}, reverse=True):
             versions.append(
                 {
                     "version": patch,
-                    "default": bool(minor.is_default),
-                    "preview": bool(minor.is_preview),
+                    "default": bool(minor.get("isDefault")),
+                    "preview": bool(minor.get("isPreview")),
                 }  # fmt: skip
             )
     return sorted(versions, key=lambda v: [int(p) for p in v["version"].split(".")], reverse=True)
+
+
+def upgrade_versions(sp: ServicePrincipal, aks: AksCluster) -> list[dict]:
+    """Versions the control plane may move to, from the cluster's upgrade profile."""
+    client = clients.containerservice(sp)
+    profile = client.managed_clusters.get_upgrade_profile(aks.resource_group, aks.azure_name)
+    upgrades = profile.control_plane_profile.upgrades or []
+    found = [
+        {"version": u.kubernetes_version, "preview": bool(u.is_preview)}
+        for u in upgrades
+        if u.kubernetes_version
+    ]
+    return sorted(found, key=lambda v: [int(p) for p in v["version"].split(".")], reverse=True)
 
 
 def describe_operation(op: AzureOperation) -> str:

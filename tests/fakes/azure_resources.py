@@ -33,6 +33,8 @@ def handle(fake: FakeAzure, method, group, namespace, segments, body) -> Answer:
     if len(segments) % 2 == 1:  # a collection (GET) or an action (POST) on the parent
         parent = "/".join(segments[:-1]).lower()
         return _action(fake, method, f"{base}/{parent}".lower(), kind, segments[-1], group)
+    if kind == "managedclusters/upgradeprofiles" and method == "GET":
+        return _upgrade_profile(fake, rid, key.rsplit("/upgradeprofiles/", 1)[0], segments[1])
     if kind == "managedclusters" or kind == "managedclusters/agentpools":
         return _aks(fake, method, rid, key, kind, segments, body)
     if kind == "storageaccounts":
@@ -121,6 +123,26 @@ def _aks(fake: FakeAzure, method, rid, key, kind, segments, body) -> Answer:
     headers = {"Azure-AsyncOperation": fake._op_url(op)}
     answer = _with_pools(fake, resource) if not is_pool else resource
     return (201 if created else 200), copy.deepcopy(answer), headers
+
+
+def _upgrade_profile(fake: FakeAzure, rid, cluster_key, name) -> Answer:
+    """The published upgrade profile, with the upgrades the versions list allows from the
+    cluster's current version."""
+    cluster = fake.resources.get(cluster_key)
+    if cluster is None:
+        return _not_found("managedCluster", name)
+    props = cluster["properties"]
+    current = props.get("currentKubernetesVersion") or props.get("kubernetesVersion", "")
+    allowed: list[str] = []
+    for minor in example(CS + "KubernetesVersions_List.json")["values"]:
+        allowed += minor.get("patchVersions", {}).get(current, {}).get("upgrades", [])
+    profile = example(CS + "ManagedClustersGetUpgradeProfile.json")
+    profile["id"] = rid
+    plane = profile["properties"]["controlPlaneProfile"]
+    plane.update(kubernetesVersion=current, upgrades=[{"kubernetesVersion": v} for v in allowed])
+    for pool in profile["properties"]["agentPoolProfiles"]:
+        pool.update(kubernetesVersion=current, upgrades=plane["upgrades"])
+    return 200, profile, {}
 
 
 def _upgrading(current: dict | None, props: dict) -> bool:
