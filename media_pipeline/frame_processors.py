@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -17,6 +19,10 @@ from media_pipeline.lanes import LaneDetector, draw
 class Processed:
     frame: np.ndarray
     found: bool  # the detector found what it looks for (counts "detection failures" otherwise)
+
+
+class FrameProcessor(Protocol):
+    def __call__(self, frame: np.ndarray) -> Processed: ...
 
 
 class PassThrough:
@@ -45,11 +51,14 @@ class FaceOverlay:
     tiny faces."""
 
     def __init__(
-        self, known: Path, cache_dir: Path | None, tolerance: float, detect_width: int = 480
+        self,
+        known: Path,
+        cache_dir: Path | None,
+        tolerance: float,
+        on_error: Callable[[Path, str], None],
+        detect_width: int = 480,
     ):
-        self.matcher: FaceMatcher = load_known(
-            known, EncodingCache(cache_dir), on_error=lambda path, reason: None
-        )
+        self.matcher: FaceMatcher = load_known(known, EncodingCache(cache_dir), on_error=on_error)
         self.tolerance = tolerance
         self.detect_width = detect_width
 
@@ -71,11 +80,17 @@ class FaceOverlay:
         return Processed(frame, bool(faces))
 
 
-def make_processor(kind: str, known: Path, cache_dir: Path | None, tolerance: float):  # type: ignore[no-untyped-def]
+def make_processor(
+    kind: str,
+    known: Path,
+    cache_dir: Path | None,
+    tolerance: float,
+    on_error: Callable[[Path, str], None],
+) -> FrameProcessor:
     if kind == "none":
         return PassThrough()
     if kind == "lanes":
         return LaneOverlay()
     if kind == "faces":
-        return FaceOverlay(known, cache_dir, tolerance)
+        return FaceOverlay(known, cache_dir, tolerance, on_error)
     raise ValueError(f"unknown processing {kind!r}")

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from media_pipeline.events import EventWriter
-from media_pipeline.frame_processors import make_processor
+from media_pipeline.frame_processors import FrameProcessor, make_processor
 from media_pipeline.sources import FrameSource, SourceError, open_source
 
 BOUNDARY = "frame"
@@ -68,13 +68,9 @@ class NewestFrame:
             self.closed = True
             self._condition.notify_all()
 
-    def wait_newer(self, seen: int, timeout: float) -> tuple[int, bytes | None]:
-        with self._condition:
-            self._condition.wait_for(lambda: self.sequence > seen or self.closed, timeout)
-            return self.sequence, self.jpeg
-
     def wait_newer_frame(self, seen: int, timeout: float) -> tuple[int, bytes | None, float]:
-        """Like `wait_newer`, plus the frame's capture time, read under the same lock."""
+        """The newest frame once it is newer than `seen`: (sequence, JPEG, capture time), read
+        under one lock so the three always belong together."""
         with self._condition:
             self._condition.wait_for(lambda: self.sequence > seen or self.closed, timeout)
             return self.sequence, self.jpeg, self.captured_at
@@ -187,8 +183,12 @@ class StreamServer:
         self.metrics = Metrics()
         self.stop = threading.Event()
         self.source: FrameSource = open_source(options.source)
-        self.processor = make_processor(
-            options.process, options.known or Path("."), options.cache_dir, options.tolerance
+        self.processor: FrameProcessor = make_processor(
+            options.process,
+            options.known or Path("."),
+            options.cache_dir,
+            options.tolerance,
+            on_error=lambda path, reason: events.error(str(path), reason),
         )
         self.httpd = ThreadingHTTPServer((options.host, options.port), _handler_for(self))
         self.httpd.daemon_threads = True

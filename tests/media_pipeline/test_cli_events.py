@@ -32,22 +32,29 @@ def test_package_imports_without_django():
 def test_bad_inputs_are_reported_and_the_rest_processed(pipeline, data_dir, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"this is not a jpeg")
+    garbage_video = tmp_path / "garbage.mp4"
+    garbage_video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
     notes = tmp_path / "notes.txt"
     notes.write_text("not media")
     image = data_dir / "lanes" / "solidYellowLeft.jpg"
     run = pipeline(
-        "lanes", str(broken), str(tmp_path / "missing.mp4"), str(notes), str(image),
+        "lanes", str(broken), str(garbage_video), str(tmp_path / "missing.mp4"), str(notes), str(image),
         "--output", str(tmp_path / "out"),
     )  # fmt: skip
 
     assert run.returncode == 1
     errors = {e["file"]: e["reason"] for e in run.of("error")}
-    assert set(errors) == {str(broken), str(tmp_path / "missing.mp4"), str(notes)}
+    assert set(errors) == {
+        str(broken),
+        str(garbage_video),
+        str(tmp_path / "missing.mp4"),
+        str(notes),
+    }
     assert all(errors.values())
     results = run.of("result")
     assert [r["image"] for r in results] == [str(image)]
     assert run.events[0]["event"] == "start" and run.events[-1]["event"] == "done"
-    assert run.events[-1]["errors"] == 3 and run.events[-1]["images"] == 1
+    assert run.events[-1]["errors"] == 4 and run.events[-1]["images"] == 1
     assert "broken.jpg" in run.stderr  # human text goes to stderr
 
 
