@@ -242,7 +242,11 @@ class StreamServer:
                 except Exception as error:  # noqa: BLE001 - per-frame boundary: count, keep serving
                     self.metrics.processing_errors += 1
                     found = False
-                    self.events.log(f"stream: processing failed: {error}")
+                    # The same failure tends to repeat every frame: log the first of each 100.
+                    if self.metrics.processing_errors % 100 == 1:
+                        self.events.log(
+                            f"stream: processing failed ({self.metrics.processing_errors} so far): {error}"
+                        )
                 ok, jpeg = cv2.imencode(".jpg", frame, quality)
                 self.metrics.frame_done(time.perf_counter() - started, found)
                 if ok:
