@@ -101,6 +101,8 @@ class LaneDetector:
         self._threshold = max(10, int(h * 0.03))
         self._sides = {"left": _SideState(), "right": _SideState()}
         self._kernel = (5, 5)
+        self._frames = 0
+        self._white = self.tuning.white_min
 
     def white_threshold(self, band: np.ndarray) -> int:
         """White paint is much brighter than the asphalt around it, whatever the exposure: the
@@ -115,7 +117,11 @@ class LaneDetector:
         """Canny edges of the paint masks inside the region of interest (band coordinates)."""
         t = self.tuning
         band = frame[self.y_top :, self.x_left : self.x_right]
-        white = cv2.inRange(band, (self.white_threshold(band),) * 3, (255, 255, 255))
+        # Exposure changes over seconds, not frames: in video, re-measure every 15th frame.
+        if not self.video or self._frames % 15 == 0:
+            self._white = self.white_threshold(band)
+        self._frames += 1
+        white = cv2.inRange(band, (self._white,) * 3, (255, 255, 255))
         hsv = cv2.cvtColor(band, cv2.COLOR_BGR2HSV)
         yellow = cv2.inRange(hsv, t.yellow_low, t.yellow_high)
         paint = cv2.bitwise_or(white, yellow)

@@ -21,7 +21,12 @@ from media_pipeline.lane_command import LaneOptions, _OutputNames, process_video
 from media_pipeline.lanes import LaneDetector
 
 
+# OpenCV's default worker count, restored for the baselines (the pipeline sets its own).
+DEFAULT_THREADS = cv2.getNumThreads()
+
+
 def decode_only(path: Path) -> int:
+    cv2.setNumThreads(DEFAULT_THREADS)
     capture = cv2.VideoCapture(str(path))
     frames = 0
     while capture.grab() and capture.retrieve()[0]:
@@ -31,6 +36,7 @@ def decode_only(path: Path) -> int:
 
 def sequential_naive(path: Path) -> int:
     """The textbook loop: decode, then full-frame colour masks/Canny/Hough, one after the other."""
+    cv2.setNumThreads(DEFAULT_THREADS)
     capture = cv2.VideoCapture(str(path))
     frames = 0
     detector = None
@@ -54,6 +60,8 @@ class _Quiet(EventWriter):
 
 
 def pipeline(path: Path, write_video: bool) -> int:
+    """What `lanes` does per video (including its OpenCV thread setting)."""
+    cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as out:
         options = LaneOptions(output=Path(out), write_video=write_video)
         summary = process_video(
