@@ -20,7 +20,6 @@ from media_pipeline.inputs import MediaInput
 from media_pipeline.lane_command import LaneOptions, _OutputNames, process_video
 from media_pipeline.lanes import LaneDetector
 
-
 # OpenCV's default worker count, restored for the baselines (the pipeline sets its own).
 DEFAULT_THREADS = cv2.getNumThreads()
 
