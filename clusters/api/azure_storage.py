@@ -50,7 +50,7 @@ class EntrySerializer(serializers.Serializer):
 
 
 class FileShareViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    queryset = FileShare.objects.select_related("cluster").all()
+    queryset = FileShare.objects.select_related("cluster").order_by("pk")
     serializer_class = FileShareSerializer
 
     @extend_schema(summary="Create a storage account + file share and mount it in the cluster", responses={202: OpenApiResponse(AzureOperationSerializer)})  # fmt: skip
