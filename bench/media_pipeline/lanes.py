@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
 
-from bench.media_pipeline.common import clip_720p, median_rate
+from bench.media_pipeline.common import clip_720p
 from media_pipeline import samples
 from media_pipeline.events import EventWriter
 from media_pipeline.inputs import MediaInput
@@ -69,6 +71,16 @@ def pipeline(path: Path, write_video: bool) -> int:
     return summary.frames
 
 
+def _timed(work) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(frames per wall second, CPU ms per frame) of one run: CPU time does not depend on what
+    else the shared machine is doing, wall time does."""
+    cpu0, wall0 = os.times(), time.perf_counter()
+    frames = work()
+    cpu1, wall1 = os.times(), time.perf_counter()
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return frames / (wall1 - wall0), cpu / frames * 1000
+
+
 def measure(path: Path, repeats: int) -> dict[str, float]:
     """Each repeat runs all four variants back to back, so load from other work on the machine
     hits them alike; the medians are compared."""
@@ -79,14 +91,20 @@ def measure(path: Path, repeats: int) -> dict[str, float]:
         "analysis_and_video": lambda: pipeline(path, write_video=True),
     }
     rates: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, work in variants.items():
-            rates[name].append(median_rate(work, 1))
+            rate, cpu_ms = _timed(work)
+            rates[name].append(rate)
+            cpu[name].append(cpu_ms)
     fps = {name: statistics.median(values) for name, values in rates.items()}
     decode = fps["decode_only"]
-    results = {f"{name}_fps": round(value, 1) for name, value in fps.items()}
+    results: dict[str, float] = {f"{name}_fps": round(value, 1) for name, value in fps.items()}
     for name in ("sequential_naive", "analysis", "analysis_and_video"):
         results[f"{name}_ratio"] = round(fps[name] / decode, 3)
+    for name, values in cpu.items():
+        results[f"{name}_cpu_ms_per_frame"] = round(statistics.median(values), 2)
+    results["load_average_after"] = round(os.getloadavg()[0], 2)
     return results
 
 
