@@ -110,7 +110,6 @@ def process_video(
         if reader.width <= 0 or reader.height <= 0:
             raise MediaError("video has no frames")
         detector = LaneDetector(reader.width, reader.height, video=True)
-        # H.264 4:2:0 needs even sizes; odd ones are rare enough to just skip the overlay video.
         writer = (
             H264Writer(out_path, reader.width, reader.height, reader.fps, preset=options.preset)
             if options.write_video

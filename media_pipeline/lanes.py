@@ -109,6 +109,8 @@ class LaneDetector:
         threshold follows the road's brightness (darker footage gets a lower one), capped at
         `white_min` so bright concrete and sky glare stay out."""
         t = self.tuning
+        if not self._roi_sample.any():  # a frame too small to sample: keep the fixed threshold
+            return t.white_min
         # Every 8th pixel each way is plenty for an average and costs 1/64 of the full band.
         road = float(band[::8, ::8][self._roi_sample].mean(axis=0).min())
         return int(min(t.white_min, max(t.white_floor, t.white_ratio * road)))
@@ -202,6 +204,8 @@ class LaneDetector:
             raise ValueError(
                 f"frame is {frame.shape[1]}x{frame.shape[0]}, detector expects {self.width}x{self.height}"
             )
+        if not self._roi_mask.any():  # a thumbnail-sized frame has no region to search
+            return FrameLanes(left=None, right=None)
         segments = self.segments(frame)
         raw_left = self._fit_side(segments, left=True)
         raw_right = self._fit_side(segments, left=False)

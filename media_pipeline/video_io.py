@@ -105,14 +105,15 @@ class H264Writer:
         crf: int = 23,
         queue_size: int = 16,
     ):
-        if width % 2 or height % 2:
-            raise MediaError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
+        if width < 2 or height < 2:
+            raise MediaError(f"video too small to encode: {width}x{height}")
         self.path = str(path)
-        self.width, self.height = width, height
+        # 4:2:0 chroma needs even sizes: an odd last row or column is dropped.
+        self.width, self.height = width - width % 2, height - height % 2
         self._container = av.open(self.path, mode="w", options={"movflags": "+faststart"})
         rate = Fraction(fps).limit_denominator(1001)
         self._stream = self._container.add_stream("libx264", rate=rate)
-        self._stream.width, self._stream.height = width, height
+        self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"preset": preset, "crf": str(crf)}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
@@ -128,7 +129,8 @@ class H264Writer:
                 if item is _END:
                     break
                 # OpenCV's I420 conversion is cheaper than letting swscale convert from BGR.
-                i420 = cv2.cvtColor(item, cv2.COLOR_BGR2YUV_I420)  # type: ignore[call-overload]
+                frame_bgr = item[: self.height, : self.width]  # type: ignore[index]
+                i420 = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2YUV_I420)  # type: ignore[call-overload]
                 frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
                 for packet in self._stream.encode(frame):
                     self._container.mux(packet)

@@ -60,6 +60,28 @@ def test_detector_handles_other_resolutions_and_empty_roads():
     assert LaneDetector(960, 540).detect(blank).as_dict() == {"left": None, "right": None}
     with pytest.raises(ValueError):
         LaneDetector(960, 540).detect(big)
+    for width, height in [(1, 1), (3, 3), (17, 31)]:  # thumbnails: no lanes, no crash
+        tiny = np.full((height, width, 3), 255, np.uint8)
+        assert LaneDetector(width, height).detect(tiny).as_dict() == {"left": None, "right": None}
+
+
+def test_odd_sized_video_is_written_with_the_last_row_and_column_dropped(pipeline, tmp_path):
+    clip = tmp_path / "odd.mp4"
+    frames = [cv2.resize(cv2.imread(str(p)), (481, 271)) for p in DEV_IMAGES[:3]]
+    with av.open(str(clip), "w") as container:  # odd sizes need a codec without 4:2:0 limits
+        stream = container.add_stream("libx264rgb", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 481, 271, "bgr24"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    run = pipeline("lanes", str(clip), "--output", str(tmp_path / "out"))
+    assert run.returncode == 0, run.stderr
+    with av.open(str(tmp_path / "out" / "odd_lanes.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (480, 270)
+        assert sum(1 for _ in container.decode(stream)) == 3
 
 
 def test_video_smoothing_holds_a_briefly_lost_lane():
