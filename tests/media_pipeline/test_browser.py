@@ -8,16 +8,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - stdlib signature
@@ -26,8 +16,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_annotated_video_plays_in_chromium(pipeline, data_dir, tmp_path):
-    playwright_api = pytest.importorskip("playwright.sync_api")
+def test_annotated_video_plays_in_chromium(pipeline, data_dir, tmp_path, page):
     run = pipeline(
         "lanes", str(data_dir / "lanes" / "solidWhiteRight_first30.mp4"), "--output", str(tmp_path)
     )
@@ -41,31 +30,25 @@ def test_annotated_video_plays_in_chromium(pipeline, data_dir, tmp_path):
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
-                state = page.evaluate(
-                    """() => new Promise((resolve) => {
-                        const v = document.getElementById('v');
-                        const report = () => resolve({duration: v.duration, width: v.videoWidth,
-                            height: v.videoHeight, error: v.error && v.error.code});
-                        if (v.readyState >= 1) report();
-                        v.addEventListener('loadedmetadata', report);
-                        v.addEventListener('error', report);
-                        setTimeout(report, 15000);
-                    })"""
-                )
-                played = page.evaluate(
-                    """() => new Promise((resolve) => {
-                        const v = document.getElementById('v');
-                        v.play().then(() => setTimeout(() => resolve(v.currentTime), 500),
-                                      (e) => resolve(-1));
-                    })"""
-                )
-            finally:
-                browser.close()
+        page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
+        state = page.evaluate(
+            """() => new Promise((resolve) => {
+                const v = document.getElementById('v');
+                const report = () => resolve({duration: v.duration, width: v.videoWidth,
+                    height: v.videoHeight, error: v.error && v.error.code});
+                if (v.readyState >= 1) report();
+                v.addEventListener('loadedmetadata', report);
+                v.addEventListener('error', report);
+                setTimeout(report, 15000);
+            })"""
+        )
+        played = page.evaluate(
+            """() => new Promise((resolve) => {
+                const v = document.getElementById('v');
+                v.play().then(() => setTimeout(() => resolve(v.currentTime), 500),
+                              (e) => resolve(-1));
+            })"""
+        )
     finally:
         httpd.shutdown()
     assert state["error"] is None
