@@ -52,6 +52,12 @@ def _output_dir(params: dict, run_id: int):
 def build_spec(*, kind: str, params: dict, cluster: Cluster, run_id: int) -> WorkloadSpec:
     """Raises ValidationError naming the parameter when the workload cannot be laid out."""
     spec = WorkloadSpec(run_id=run_id, kind=kind)
+    # Pull secrets the panel created for this cluster's namespace (private registries).
+    spec.image_pull_secrets = sorted(
+        cluster.pull_secrets.filter(namespace=cluster.namespace).values_list(
+            "secret_name", flat=True
+        )
+    )
     spec.volumes = _volume_refs(cluster, [params.get("volume", "")])
     if kind == TemplateKind.LANE_DETECTION:
         _lane_tasks(spec, params, cluster)

@@ -72,6 +72,8 @@ class WorkloadSpec:
     manifests: list[dict] = field(default_factory=list)  # raw-manifest workloads
     long_running: bool = False  # Deployment + Service instead of Job(s)
     shard_count: int = 1  # parallel batch: tasks[0] is rendered as an Indexed Job when >1
+    # docker-registry Secrets (private registries) every pod lists in imagePullSecrets.
+    image_pull_secrets: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -87,7 +87,10 @@ def _pod_spec(spec: WorkloadSpec, task: TaskSpec, args: list[str], restart_polic
     if task.port is not None:
         container["ports"] = [{"name": "http", "containerPort": task.port}]
         container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": task.port}}
-    return {"restartPolicy": restart_policy, "containers": [container], "volumes": volumes}
+    pod = {"restartPolicy": restart_policy, "containers": [container], "volumes": volumes}
+    if spec.image_pull_secrets:
+        pod["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
+    return pod
 
 
 def _metadata(spec: WorkloadSpec, name: str, namespace: str, task: str) -> dict:

@@ -69,3 +69,35 @@ def test_stream_renders_a_valid_deployment_and_service():
 def test_indexed_jobs_are_used_from_1_21(version, expected):
     """The server version decides between Indexed Jobs and static shards."""
     assert supports_indexed_jobs(version) is expected
+
+
+@pytest.mark.django_db
+def test_pods_list_the_clusters_pull_secrets_for_private_registries():
+    """A pull secret made for the cluster's namespace lands in every rendered pod spec."""
+    from clusters.models import Cluster, ContainerRegistry, Credential, PullSecret
+    from workloads.specs import build_spec
+
+    credential = Credential.objects.create(name="sp", kind="azure")
+    cluster = Cluster.objects.create(name="aks", kind="kubernetes", namespace="vision")
+    registry = ContainerRegistry.objects.create(
+        name="acr", credential=credential, resource_group="rg"
+    )
+    PullSecret.objects.create(
+        registry=registry, cluster=cluster, namespace="vision", secret_name="acr-pull"
+    )
+    PullSecret.objects.create(
+        registry=registry, cluster=cluster, namespace="other", secret_name="elsewhere"
+    )
+    params = {
+        "image": "acr.azurecr.io/vision/gpu:1",
+        "command": [],
+        "args": ["--epochs", "1"],
+        "gpus": 1,
+        "restart_policy": "Never",
+    }
+    spec = build_spec(kind="gpu-job", params=params, cluster=cluster, run_id=3)
+    objects = render(spec, "vision", indexed_jobs=False)
+    assert objects
+    for obj in objects:
+        validate(obj)
+        assert obj["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "acr-pull"}]
