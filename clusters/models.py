@@ -144,4 +144,13 @@ class Volume(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster}/{self.name}"
-from clusters.models_azure import *  # noqa: E402,F401,F403  (Azure models live in their own module)
+
+
+# The Azure models live in their own module; importing them here registers them with the app.
+from clusters.models_azure import (  # noqa: E402,F401
+    AksCluster,
+    AzureOperation,
+    ContainerRegistry,
+    FileShare,
+    PullSecret,
+)
