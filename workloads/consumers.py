@@ -123,16 +123,28 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
                     await self._fill()
 
     # -- channel layer messages (named after the payload type) ---------------------------------
-    async def run_log(self, message: dict) -> None:
+    async def run_logs(self, message: dict) -> None:
+        """A stored batch's lines, in cursor order (one message per batch, see realtime)."""
         async with self.lock:
-            cursor = message["cursor"]
+            await self._take(message["lines"])
+
+    async def run_log(self, message: dict) -> None:
+        """One line: what publishers before `run.logs` sent; kept for a mixed-version rollout."""
+        async with self.lock:
+            await self._take([message])
+
+    async def _take(self, lines: list[dict]) -> None:
+        """Send the lines that follow on directly; a gap or a full window goes to the database."""
+        for line in lines:
+            cursor = line["cursor"]
             if cursor <= self.last_sent:
-                return  # already sent from the database
+                continue  # already sent from the database
             if cursor == self.last_sent + 1 and self.last_sent - self.acked < WINDOW:
-                await self.send_json({k: message[k] for k in ("cursor", "pod", "text", "time")})
+                await self.send_json({k: line[k] for k in ("cursor", "pod", "text", "time")})
                 self.last_sent = cursor
             else:
-                await self._fill(upto=cursor)
+                await self._fill(upto=lines[-1]["cursor"])
+                return
 
     async def run_state(self, message: dict) -> None:
         await self.send_json(message)

@@ -1,6 +1,6 @@
 """Log benchmark: a chatty run's lines stored the monitor's way (ingest.store_lines, batches of
-200), read live by a websocket client through Daphne + Redis. Reports lines/s stored, lines/s
-received, and p95 latency from storage time to the client.
+the monitor's BATCH_LINES), read live by a websocket client through Daphne + Redis. Reports
+lines/s stored, lines/s received, and p95 latency from storage time to the client.
 
     .venv/bin/python -m bench.live.log_bench --lines 50000
 """
@@ -20,20 +20,28 @@ import websocket
 
 from bench.live.camera_bench import PY, ROOT, TOKEN_CODE, django_setup, p95, stack
 
+BATCH_LINES = 500  # workloads.monitor.BATCH_LINES (not imported: that needs Django set up)
+
 WRITER = """
-import sys, time
+import cProfile, pstats, sys, time
 from clusters.runtimes.base import LogLine
 from workloads.ingest import store_lines
 from workloads.models import RunPod
-run_id, total, batch = {run_id}, {total}, 200
+run_id, total, batch = {run_id}, {total}, {batch}
 pods = list(RunPod.objects.filter(run_id=run_id))
+profile = cProfile.Profile() if {profile!r} else None
 started = time.monotonic()
+profile and profile.enable()
 for n in range(0, total, batch):
     pod = pods[(n // batch) % len(pods)]
     lines = [LogLine(f"line {{n + i}} of a chatty run " + "x" * 60, pod.log_position + i + 1) for i in range(batch)]
     store_lines(run_id=run_id, pod_id=pod.pk, lines=lines, from_position=pod.log_position, local_outputs=False)
     pod.log_position += batch
-print(total / (time.monotonic() - started))
+elapsed = time.monotonic() - started
+if profile:
+    profile.disable()
+    pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+print(total / elapsed)
 """
 
 RUN_CODE = """
@@ -50,6 +58,8 @@ print(run.pk)
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=50000)
+    parser.add_argument("--batch", type=int, default=BATCH_LINES, help="lines per store_lines call")
+    parser.add_argument("--profile", action="store_true", help="cProfile the writer (stderr)")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-logs-")
     env, procs, base = stack(tmp)
@@ -78,9 +88,11 @@ def main() -> None:
         reader = threading.Thread(target=read)
         reader.start()
         time.sleep(0.5)
-        written = subprocess.run([PY, "manage.py", "shell", "-c", WRITER.format(run_id=run_id, total=args.lines)],
+        written = subprocess.run([PY, "manage.py", "shell", "-c", WRITER.format(run_id=run_id, total=args.lines, batch=args.batch, profile=args.profile)],
                                  cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # fmt: skip
         reader.join()
+        if args.profile:
+            print(written.stderr)
         received_rate = len(cursors) / (time.time() - first_at)
         assert cursors == list(range(1, args.lines + 1)), "gap or duplicate"
         print(f"{args.lines} lines: stored {float(written.stdout.split()[-1]):.0f} lines/s, "

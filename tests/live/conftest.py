@@ -14,6 +14,12 @@ from controlpanel.services import SYSTEM, token_create
 ORIGIN = (b"origin", b"http://testserver")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API leaves an event loop running in the main
+    thread, after which the websocket tests' `asyncio.run` refuses to start."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _asgi_app(transactional_db):
     """Import the ASGI app outside any event loop (it checks the encryption keys in the DB)."""

@@ -1,0 +1,94 @@
+"""Log lines are stored and published in batches: one channel-layer message per stored batch,
+every cursor once and in order, across pods."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from clusters.runtimes.base import LogLine
+
+pytestmark = [pytest.mark.live]
+
+
+@pytest.fixture
+def chatty_run(transactional_db):
+    from clusters.services import cluster_ensure_local
+    from workloads.bootstrap import bootstrap_demo
+    from workloads.models import Run, RunPod, WorkloadTemplate
+
+    bootstrap_demo()
+    run = Run.objects.create(
+        template=WorkloadTemplate.objects.get(slug="lane-detection"),
+        cluster=cluster_ensure_local()[0],
+        state="running",
+    )
+    for name in ("pod-a", "pod-b"):
+        RunPod.objects.create(run=run, name=name)
+    return run
+
+
+def store(run, pod_name: str, texts: list[str]) -> None:
+    from workloads.ingest import store_lines
+    from workloads.models import RunPod
+
+    pod = RunPod.objects.get(run=run, name=pod_name)
+    lines = [LogLine(text, pod.log_position + i + 1) for i, text in enumerate(texts)]
+    store_lines(run_id=run.pk, pod_id=pod.pk, lines=lines, from_position=pod.log_position,
+                local_outputs=False)  # fmt: skip
+
+
+def test_each_stored_batch_reaches_the_run_group_as_one_ordered_message(chatty_run):
+    """A listener on the run's group gets one `run.logs` message per batch, holding exactly the
+    stored lines with contiguous cursors, pods labelled, in storing order."""
+    from channels.layers import get_channel_layer
+
+    from workloads.models import RunLogLine
+    from workloads.realtime import run_group
+
+    layer = get_channel_layer()
+
+    async def listen() -> str:
+        channel = await layer.new_channel()
+        await layer.group_add(run_group(chatty_run.pk), channel)
+        return channel
+
+    loop = asyncio.new_event_loop()
+    try:
+        channel = loop.run_until_complete(listen())
+        store(chatty_run, "pod-a", [f"a{i}" for i in range(1500)])
+        store(chatty_run, "pod-b", [f"b{i}" for i in range(700)])
+        first = loop.run_until_complete(asyncio.wait_for(layer.receive(channel), 10))
+        second = loop.run_until_complete(asyncio.wait_for(layer.receive(channel), 10))
+    finally:
+        loop.close()
+    assert first["type"] == second["type"] == "run.logs"
+    lines = first["lines"] + second["lines"]
+    assert [line["cursor"] for line in first["lines"]] == list(range(1, 1501))
+    assert [line["cursor"] for line in second["lines"]] == list(range(1501, 2201))
+    assert [(line["pod"], line["text"]) for line in lines[1498:1502]] == [
+        ("pod-a", "a1498"), ("pod-a", "a1499"), ("pod-b", "b0"), ("pod-b", "b1"),
+    ]  # fmt: skip
+    stored = list(
+        RunLogLine.objects.filter(run=chatty_run).order_by("cursor").values_list("text", flat=True)
+    )
+    assert stored == [line["text"] for line in lines]
+
+
+def test_a_batch_read_twice_is_stored_once(chatty_run):
+    """A second monitor that read the same lines finds the read position moved: no duplicate."""
+    from workloads.ingest import PositionMoved, store_lines
+    from workloads.models import RunLogLine, RunPod
+
+    pod = RunPod.objects.get(run=chatty_run, name="pod-a")
+    lines = [LogLine(f"line {i}", i + 1) for i in range(2000)]
+    store_lines(
+        run_id=chatty_run.pk, pod_id=pod.pk, lines=lines, from_position=0, local_outputs=False
+    )
+    with pytest.raises(PositionMoved):
+        store_lines(
+            run_id=chatty_run.pk, pod_id=pod.pk, lines=lines, from_position=0, local_outputs=False
+        )
+    assert RunLogLine.objects.filter(run=chatty_run).count() == 2000
+    assert RunPod.objects.get(pk=pod.pk).log_position == 2000
