@@ -36,6 +36,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.kube_config import new_client_from_config_dict
 
 from tests.kube.controlplane import ControlPlane, TestbedUnavailable, find_binaries
+from tests.kube.kubelet_network import NetnsPodNetwork, netns_available
 from tests.kube.standin_kubelet import NodeSpec, StandinKubelet
 
 RBAC_DIR = Path(__file__).resolve().parents[2] / "docker" / "rbac"
@@ -121,9 +122,13 @@ def _start_testbed(config: pytest.Config) -> KubeTestbed:
         control_plane.kubeconfig(control_plane.tokens.kubelet, "standin-kubelet")
     )
     volumes = work / "volumes"
+    # Pods get addresses of their own only in namespaces that ask (`kube_pod_network`).
+    network = NetnsPodNetwork()
     kubelet = StandinKubelet(
-        kubelet_client, NODES, control_plane.pki, volumes, work / "pod-logs"
-    ).start()
+        kubelet_client, NODES, control_plane.pki, volumes, work / "pod-logs",
+        pod_ips=network, launcher=network,
+    ).start()  # fmt: skip
+    config.add_cleanup(network.release_all)  # after kubelet.stop: its pods' namespaces go last
     config.add_cleanup(kubelet.stop)  # cleanups run last-in first-out: kubelet before servers
     _testbed = KubeTestbed(
         control_plane=control_plane,
@@ -234,6 +239,20 @@ def kube_namespace(
     except ApiException as exc:
         if exc.status != 404:  # the test may have deleted it itself
             raise
+
+
+@pytest.fixture
+def kube_pod_network(kube_testbed: KubeTestbed, kube_namespace: KubeNamespace) -> Iterator[str]:
+    """Opt `kube_namespace` in to pod networking: its pods get a 198.18.0.0/15 address in a
+    network namespace of their own, so Services have endpoints and the API server's service
+    proxy reaches them. Yields the host-side gateway address."""
+    why_not = netns_available()
+    if why_not:
+        pytest.skip(f"pod networking unavailable: {why_not}")
+    network = kube_testbed.kubelet.pod_ips
+    network.opt_in(kube_namespace.name)
+    yield network.gateway
+    network.opt_out(kube_namespace.name)
 
 
 # -- reporting -------------------------------------------------------------------------------
