@@ -99,7 +99,10 @@ class MjpegHttpSource:
             buffer += data
 
     def close(self) -> None:
-        self._response.close()
+        try:
+            self._response.close()
+        except OSError:
+            pass  # closing a connection the camera already dropped
 
 
 def _pattern_options(query: str) -> dict[str, float]:

@@ -28,6 +28,7 @@ from media_pipeline.sources import FrameSource, SourceError, open_source
 BOUNDARY = "frame"
 STALE_AFTER_S = 5.0
 SEND_BUFFER_BYTES = 64 * 1024
+RECONNECT_AFTER_FAILURES = 20  # live sources: reopen after 2 s without a frame
 
 
 @dataclass
@@ -213,6 +214,18 @@ class StreamServer:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
         return frame
 
+    def _reconnect(self, failures: int) -> None:
+        """A camera that restarts or drops the connection must not end the stream: reopen it
+        and keep serving (meanwhile /healthz says "stale", so a liveness probe can act)."""
+        self.events.log(
+            f"stream: no frames from {self.options.source} ({failures} tries), reconnecting"
+        )
+        self.source.close()
+        try:
+            self.source = open_source(self.options.source)
+        except SourceError as error:
+            self.events.log(f"stream: reconnect failed: {error}")
+
     def _capture_loop(self) -> None:
         interval = self._frame_interval()
         next_due = time.monotonic()
@@ -228,10 +241,9 @@ class StreamServer:
                         break
                     self.metrics.source_errors += 1
                     failures_in_row += 1
-                    if failures_in_row > 50:
-                        self.events.error(self.options.source, "no frames from the source for 5 s")
-                        break
-                    time.sleep(0.1)
+                    if failures_in_row % RECONNECT_AFTER_FAILURES == 0:
+                        self._reconnect(failures_in_row)
+                    self.stop.wait(0.1)
                     continue
                 failures_in_row = 0
                 frame = self._prepare(frame)

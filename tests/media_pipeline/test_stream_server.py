@@ -38,7 +38,11 @@ def get(url: str, timeout: float = 10) -> tuple[int, str, bytes]:
 
 @contextmanager
 def stream_server(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    port = free_port()
+    if "--port-fixed" in args:  # a server that must come back on the same address
+        at = args.index("--port-fixed")
+        port, args = int(args[at + 1]), args[:at] + args[at + 2 :]
+    else:
+        port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "media_pipeline", "stream", "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -164,6 +168,32 @@ def test_a_slow_client_gets_the_newest_frame_not_a_backlog():
     # ahead to the newest frame instead of replaying the 60 it produced meanwhile.
     assert received == sorted(received)
     assert received[-1] - first >= 55, (first, received)
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_relay_survives_its_camera_restarting():
+    port = free_port()
+    camera_args = ("--source", "test:clock", "--fps", "30", "--port-fixed", str(port))
+    with stream_server(*camera_args) as (camera, first):
+        with stream_server("--source", camera + "/stream.mjpg") as (relay, _):
+            assert get(relay + "/healthz")[0] == 200
+            first.terminate()
+            first.wait(timeout=20)
+            stale = None
+            for _ in range(150):  # stale after 5 s without frames; the relay keeps running
+                if get(relay + "/healthz")[0] == 503:
+                    stale = True
+                    break
+                time.sleep(0.1)
+            assert stale
+            with stream_server(*camera_args):  # the camera comes back on the same address
+                for _ in range(100):
+                    if get(relay + "/healthz")[0] == 200:
+                        break
+                    time.sleep(0.1)
+                assert get(relay + "/healthz")[0] == 200
+                assert read_clock(mjpeg_frames(relay + "/stream.mjpg", 1)[0])[0] >= 0
 
 
 @pytest.mark.live
