@@ -16,7 +16,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from media_pipeline.test_patterns import PATTERNS
+from media_pipeline.patterns import PATTERNS
 
 
 class SourceError(Exception):

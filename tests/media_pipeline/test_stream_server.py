@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
+from media_pipeline.patterns import read_clock
 from media_pipeline.sources import MjpegHttpSource, SourceError, open_source
-from media_pipeline.test_patterns import read_clock
 
 from .conftest import DATA, ROOT
 
