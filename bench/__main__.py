@@ -1,0 +1,27 @@
+"""Run every benchmark in turn: `python -m bench` (or `make bench`).
+
+Each one prints its own results; docs/BENCHMARKS.md records them with the commands.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = [
+    ["bench.media_pipeline"],
+    ["bench.live.camera_bench", "--viewers", "1", "--viewers", "10", "--seconds", "20"],
+    ["bench.live.log_bench", "--lines", "30000"],
+]
+
+
+def main() -> int:
+    failed = 0
+    for module, *args in BENCHMARKS:
+        print(f"\n=== python -m {module} {' '.join(args)}", flush=True)
+        failed += subprocess.call([sys.executable, "-m", module, *args]) != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
