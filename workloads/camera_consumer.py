@@ -29,8 +29,8 @@ from workloads.consumers import (
     CLOSE_NOT_FOUND,
     CLOSE_UNAUTHENTICATED,
     RECHECK_S,
+    access_verdict,
     can_view,
-    refreshed_user,
 )
 from workloads.models import Camera
 
@@ -132,14 +132,7 @@ class CameraFrameConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _recheck(self) -> int | None:
-        user = refreshed_user(self.scope.get("user"))
-        if user is None or not user.is_active:
-            return CLOSE_UNAUTHENTICATED
-        if not can_view(user):
-            return CLOSE_FORBIDDEN
-        if not Camera.objects.filter(pk=self.camera_id).exists():
-            return CLOSE_NOT_FOUND
-        return None
+        return access_verdict(self.scope.get("user"), Camera.objects.filter(pk=self.camera_id))
 
     @database_sync_to_async
     def _open_camera(self, user) -> str | None:

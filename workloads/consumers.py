@@ -62,6 +62,19 @@ def can_view(user) -> bool:
     return has_role(user, Role.VIEWER)
 
 
+def access_verdict(user, watched) -> int | None:
+    """The close code for a watcher who may no longer watch `watched` (a queryset of the one
+    object), or None while they may."""
+    user = refreshed_user(user)
+    if user is None or not user.is_active:
+        return CLOSE_UNAUTHENTICATED
+    if not can_view(user):
+        return CLOSE_FORBIDDEN
+    if not watched.exists():
+        return CLOSE_NOT_FOUND
+    return None
+
+
 def line_message(line: RunLogLine) -> dict[str, Any]:
     return {
         "cursor": line.cursor,
@@ -189,14 +202,7 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _recheck(self) -> int | None:
-        user = refreshed_user(self.scope.get("user"))
-        if user is None or not user.is_active:
-            return CLOSE_UNAUTHENTICATED
-        if not can_view(user):
-            return CLOSE_FORBIDDEN
-        if not Run.objects.filter(pk=self.run_id).exists():
-            return CLOSE_NOT_FOUND
-        return None
+        return access_verdict(self.scope.get("user"), Run.objects.filter(pk=self.run_id))
 
     @database_sync_to_async
     def _run_exists(self) -> bool:
