@@ -29,6 +29,7 @@ from workloads.services import run_finish, run_transition
 logger = logging.getLogger(__name__)
 END = object()
 BATCH_LINES = 500
+DRAIN_BUDGET_S = 1.0
 TERMINAL_PHASES = ("Succeeded", "Failed", "Unknown")
 
 
@@ -144,11 +145,15 @@ def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> 
                     follower = followers[name] = Follower(name).start(
                         runtime, run.handle, row.log_position
                     )
-                batch = follower.drain()
-                if batch:
+                # A chatty pod is drained batch after batch (up to DRAIN_BUDGET_S) before the
+                # next status poll, so ingest is not capped at one batch per poll interval.
+                deadline = time.monotonic() + DRAIN_BUDGET_S
+                while batch := follower.drain():
                     store_lines(run_id=run_id, pod_id=row.pk, lines=batch,
                                 from_position=row.log_position, local_outputs=local)  # fmt: skip
                     row.log_position = batch[-1].position
+                    if len(batch) < BATCH_LINES or time.monotonic() > deadline:
+                        break
                 if follower.ended and follower.lines.empty():
                     del followers[name]
                     if phases.get(name, "Unknown") in TERMINAL_PHASES or name not in phases:
