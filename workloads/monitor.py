@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 END = object()
 BATCH_LINES = 500
 DRAIN_BUDGET_S = 1.0
+COALESCE_S = 0.02  # after a wake-up, gather lines this long into one batch
 TERMINAL_PHASES = ("Succeeded", "Failed", "Unknown")
 
 
@@ -47,14 +48,16 @@ class Follower:
     ended: bool = False
     failed: str = ""
 
-    def start(self, runtime, handle: dict, since: int) -> Follower:
+    def start(self, runtime, handle: dict, since: int, wake: threading.Event) -> Follower:
         def read() -> None:
             try:
                 for line in runtime.logs(handle, self.pod, since=since, follow=True):
                     self.lines.put(line)
+                    wake.set()
             except Exception as exc:  # noqa: BLE001 - reported to the monitor, which retries
                 self.failed = str(exc)[:300]
             self.lines.put(END)
+            wake.set()
 
         self.thread = threading.Thread(target=read, daemon=True, name=f"log-{self.pod}")
         self.thread.start()
@@ -109,8 +112,28 @@ def _sync_pods(run: Run, pods: list[PodStatus]) -> dict[str, RunPod]:
     return rows
 
 
+def _store_ready(
+    run_id: int, rows: dict[str, RunPod], followers: dict[str, Follower], local: bool
+) -> None:
+    """Store what the followers have read. A chatty pod is drained batch after batch (up to
+    DRAIN_BUDGET_S), so ingest is not capped at one batch per wake-up. Raises PositionMoved."""
+    for name, follower in followers.items():
+        row = rows[name]
+        deadline = time.monotonic() + DRAIN_BUDGET_S
+        while batch := follower.drain():
+            store_lines(run_id=run_id, pod_id=row.pk, lines=batch,
+                        from_position=row.log_position, local_outputs=local)  # fmt: skip
+            row.log_position = batch[-1].position
+            if len(batch) < BATCH_LINES or time.monotonic() > deadline:
+                break
+
+
 def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> str:
-    """Follow the run until it is finished and its logs are complete. Returns why it stopped."""
+    """Follow the run until it is finished and its logs are complete. Returns why it stopped.
+
+    Pod states are polled every `poll` seconds; log lines are stored as they arrive (the
+    followers wake the monitor, which waits COALESCE_S to gather a batch), not once per poll.
+    """
     token = token or secrets.token_hex(8)
     if not _claim(run_id, token):
         return "not claimed"
@@ -118,6 +141,7 @@ def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> 
     runtime = runtime_for(run.cluster)
     local = run.cluster.is_local
     followers: dict[str, Follower] = {}
+    wake = threading.Event()
     final: RunStatus | None = None
     while True:
         if not _renew(run_id, token):
@@ -134,31 +158,18 @@ def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> 
             run_transition(run_id=run_id, from_states=(RunState.SUBMITTED,), state=RunState.RUNNING,
                            started_at=timezone.now())  # fmt: skip
         phases = {pod.name: pod.phase for pod in status.pods}
+        for name, row in rows.items():
+            if row.log_complete or name in followers or phases.get(name, "Unknown") == "Pending":
+                continue
+            followers[name] = Follower(name).start(runtime, run.handle, row.log_position, wake)
         try:
-            for name, row in rows.items():
-                if row.log_complete:
-                    continue
-                follower = followers.get(name)
-                if follower is None:
-                    if phases.get(name, "Unknown") == "Pending":
-                        continue
-                    follower = followers[name] = Follower(name).start(
-                        runtime, run.handle, row.log_position
-                    )
-                # A chatty pod is drained batch after batch (up to DRAIN_BUDGET_S) before the
-                # next status poll, so ingest is not capped at one batch per poll interval.
-                deadline = time.monotonic() + DRAIN_BUDGET_S
-                while batch := follower.drain():
-                    store_lines(run_id=run_id, pod_id=row.pk, lines=batch,
-                                from_position=row.log_position, local_outputs=local)  # fmt: skip
-                    row.log_position = batch[-1].position
-                    if len(batch) < BATCH_LINES or time.monotonic() > deadline:
-                        break
+            _store_ready(run_id, rows, followers, local)
+            for name, follower in list(followers.items()):
                 if follower.ended and follower.lines.empty():
                     del followers[name]
                     if phases.get(name, "Unknown") in TERMINAL_PHASES or name not in phases:
-                        RunPod.objects.filter(pk=row.pk).update(log_complete=True)
-                        row.log_complete = True
+                        RunPod.objects.filter(pk=rows[name].pk).update(log_complete=True)
+                        rows[name].log_complete = True
         except PositionMoved:
             return "another monitor took over"
         if status.state not in ("running", "submitted") and final is None:
@@ -170,7 +181,17 @@ def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> 
                 return final.state
         if run.state not in ACTIVE_STATES and not followers:
             return "run finished elsewhere"
-        time.sleep(poll)
+        # Until the next poll, store lines as the followers read them.
+        next_poll = time.monotonic() + poll
+        while (left := next_poll - time.monotonic()) > 0 and wake.wait(left):
+            wake.clear()
+            time.sleep(COALESCE_S)
+            try:
+                _store_ready(run_id, rows, followers, local)
+            except PositionMoved:
+                return "another monitor took over"
+            if any(follower.lines.qsize() for follower in followers.values()):
+                wake.set()  # a pod left lines past its drain budget: take them next
 
 
 def _finish(run_id: int, status: RunStatus) -> None:

@@ -31,7 +31,8 @@ from clusters.runtimes.base import (
 )
 
 CANCEL_MARKER = "cancelled"
-FOLLOW_POLL_SECONDS = 0.2
+FOLLOW_POLL_SECONDS = 0.05
+READ_BYTES = 1 << 20  # bounds memory when catching up with a long log
 
 
 def _now_iso() -> str:
@@ -175,14 +176,15 @@ class LocalRuntime:
             try:
                 with open(path, "rb") as log:
                     log.seek(position + len(pending))
-                    chunk = log.read()
+                    chunk = log.read(READ_BYTES)
             except FileNotFoundError:
                 chunk = b""
-            pending += chunk
-            while b"\n" in pending:
-                line, pending = pending.split(b"\n", 1)
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
                 position += len(line) + 1
                 yield LogLine(line.decode("utf-8", "replace"), position)
+            if len(chunk) == READ_BYTES:
+                continue  # a long backlog: read on before deciding anything
             if ended or not follow:
                 if ended and pending:
                     position += len(pending)
