@@ -103,6 +103,37 @@ def viewer(url: str, token: str, seconds: float, out: list) -> None:
     out.append((len(seqs) / (time.monotonic() - started), latencies, seqs))
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def sample_rss(pids: dict[str, int], every: float, stop: threading.Event, out: list) -> None:
+    """(seconds since start, {name: RSS MB}) every `every` seconds until `stop` is set."""
+    started = time.monotonic()
+    while not stop.wait(0 if not out else every):
+        out.append((time.monotonic() - started, {name: rss_mb(pid) for name, pid in pids.items()}))
+
+
+def rss_report(samples: list) -> None:
+    """The RSS table, and growth from the first sample after warm-up to the last."""
+    if len(samples) < 2:
+        return
+    names = list(samples[0][1])
+    print("   t (s) " + " ".join(f"{name + ' MB':>12}" for name in names))
+    step = max(1, len(samples) // 10)
+    for t, values in samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else []):
+        print(f"{t:8.0f} " + " ".join(f"{values[name]:12.1f}" for name in names))
+    warm = next((s for s in samples if s[0] >= 60), samples[len(samples) // 4])
+    for name in names:
+        grown = samples[-1][1][name] - warm[1][name]
+        peak = max(values[name] for _, values in samples)
+        print(f"{name}: {warm[1][name]:.1f} MB at {warm[0]:.0f} s -> {samples[-1][1][name]:.1f} MB "
+              f"at {samples[-1][0]:.0f} s ({grown:+.1f} MB), peak {peak:.1f} MB")  # fmt: skip
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[int(0.95 * (len(ordered) - 1))]
@@ -113,6 +144,7 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, action="append")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--fps", type=float, default=30)
+    parser.add_argument("--rss-every", type=float, default=10, help="seconds between RSS samples")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-live-")
     env, procs, base = stack(tmp)
@@ -127,6 +159,11 @@ def main() -> None:
         camera_id = django_setup(env, "from workloads.models import Camera; print(Camera.objects.create("
                                  f"name='bench', source_url='http://127.0.0.1:{stream_port}/stream.mjpg').pk)").splitlines()[-1]  # fmt: skip
         url = base.replace("http", "ws") + f"/ws/cameras/{camera_id}/frames/"
+        samples: list = []
+        stop = threading.Event()
+        pids = {"daphne": procs[1].pid, "redis": procs[0].pid}
+        sampler = threading.Thread(target=sample_rss, args=(pids, args.rss_every, stop, samples))
+        sampler.start()
         for count in args.viewers or [1, 10]:
             results: list = []
             threads = [threading.Thread(target=viewer, args=(url, token, args.seconds, results))
@@ -141,6 +178,9 @@ def main() -> None:
             print(f"viewers={count} 1280x720 source_fps={args.fps:g}: min fps per viewer {fps:.1f}, "
                   f"latency p50 {sorted(lat)[len(lat) // 2]:.0f} ms, p95 {p95(lat):.0f} ms, "
                   f"frames skipped {drops} of {sum(len(r[2]) for r in results) + drops}")  # fmt: skip
+        stop.set()
+        sampler.join()
+        rss_report(samples)
         print(
             f"bench process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"
         )

@@ -1,14 +1,25 @@
-"""Log benchmark: a chatty run's lines stored the monitor's way (ingest.store_lines, batches of
-the monitor's BATCH_LINES), read live by a websocket client through Daphne + Redis. Reports
-lines/s stored, lines/s received, and p95 latency from storage time to the client.
+"""Log benchmark: a chatty run's lines from the process to a websocket client.
 
-    .venv/bin/python -m bench.live.log_bench --lines 50000
+Default (`--source run`): a process on the local cluster prints lines stamped with the time it
+printed them (`--rate` lines/s, 0 = as fast as it can, for `--seconds`); a real Celery worker
+runs the run's monitor (the same task `make run` uses), which stores every line once and
+publishes it; a websocket client reads `/ws/runs/<id>/logs/` through Daphne + Redis and
+acknowledges like the page. Reports lines/s printed, stored and received, and latency
+printed → stored → received (p50/p95).
+
+`--source store`: no process and no monitor; batches go straight into `workloads.ingest.store_lines`
+(the storing path alone, `--profile` to cProfile it).
+
+    .venv/bin/python -m bench.live.log_bench --rate 5000 --seconds 20
+    .venv/bin/python -m bench.live.log_bench --rate 0 --seconds 10
+    .venv/bin/python -m bench.live.log_bench --source store --lines 30000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -16,11 +27,66 @@ import threading
 import time
 from datetime import datetime
 
+import psutil
 import websocket
 
 from bench.live.camera_bench import PY, ROOT, TOKEN_CODE, django_setup, p95, stack
 
 BATCH_LINES = 500  # workloads.monitor.BATCH_LINES (not imported: that needs Django set up)
+
+# What a chatty pod does: lines stamped with the time they were printed, written every 10 ms.
+CHATTY = r"""
+import sys, time
+rate, seconds, pad = float(sys.argv[1]), float(sys.argv[2]), "x" * int(sys.argv[3])
+n, start = 0, time.time()
+while (now := time.time()) - start < seconds:
+    due = int((now - start) * rate) if rate else n + 200
+    chunk = []
+    while n < due:
+        n += 1
+        chunk.append(f"line {n} printed {time.time():.6f} {pad}\n")
+    sys.stdout.write("".join(chunk))
+    sys.stdout.flush()
+    if rate:
+        time.sleep(0.01)
+print(f"done after {n} lines", flush=True)
+"""
+
+# A run on the local cluster whose one pod is the chatty process (started the way the local
+# runtime starts pods: through the launcher, output to the pod's log file).
+RUN_CODE = """
+import subprocess, sys
+from workloads.tasks import run_monitor_task
+from pathlib import Path
+from django.conf import settings
+from clusters.runtimes.local import _now_iso, _process_start_ticks
+from clusters.services import cluster_ensure_local
+from workloads.models import Run, WorkloadTemplate
+run = Run.objects.create(template=WorkloadTemplate.objects.get(slug='lane-detection'),
+                         cluster=cluster_ensure_local()[0], state='running')
+workdir = Path(settings.LOCAL_DATA_ROOT) / 'runs' / str(run.pk)
+(workdir / 'logs').mkdir(parents=True)
+name = f'run-{{run.pk}}-0'
+log, exit_file = workdir / 'logs' / f'{{name}}.log', workdir / 'logs' / f'{{name}}.exit'
+print(run.pk, flush=True)
+sys.stdin.readline()  # the viewer is connected: start the pod and hand it to a monitor, as submit does
+with open(log, 'ab') as out:
+    process = subprocess.Popen([sys.executable, '-m', 'clusters.runtimes.local_launcher', str(exit_file), '--',
+                                sys.executable, '-c', {chatty!r}, '{rate}', '{seconds}', '{pad}'],
+                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+Run.objects.filter(pk=run.pk).update(handle={{'runtime': 'local', 'workdir': str(workdir), 'endpoints': {{}},
+    'pods': [{{'name': name, 'pid': process.pid, 'pid_start': _process_start_ticks(process.pid),
+              'log': str(log), 'exit_file': str(exit_file), 'started_at': _now_iso(), 'inputs': []}}]}})
+run_monitor_task.delay(run.pk)
+"""
+
+STORED_CODE = """
+from django.db.models import Max, Min
+from workloads.models import Run, RunLogLine
+lines = RunLogLine.objects.filter(run_id={run_id})
+span = lines.aggregate(first=Min('time'), last=Max('time'))
+print(Run.objects.get(pk={run_id}).state, lines.count(), (span['last'] - span['first']).total_seconds())
+"""
 
 WRITER = """
 import cProfile, pstats, sys, time
@@ -34,7 +100,7 @@ started = time.monotonic()
 profile and profile.enable()
 for n in range(0, total, batch):
     pod = pods[(n // batch) % len(pods)]
-    lines = [LogLine(f"line {{n + i}} of a chatty run " + "x" * 60, pod.log_position + i + 1) for i in range(batch)]
+    lines = [LogLine(f"line {{n + i}} printed {{time.time():.6f}} " + "x" * 60, pod.log_position + i + 1) for i in range(batch)]
     store_lines(run_id=run_id, pod_id=pod.pk, lines=lines, from_position=pod.log_position, local_outputs=False)
     pod.log_position += batch
 elapsed = time.monotonic() - started
@@ -44,7 +110,7 @@ if profile:
 print(total / elapsed)
 """
 
-RUN_CODE = """
+STORE_RUN_CODE = """
 from clusters.services import cluster_ensure_local
 from workloads.models import Run, RunPod, WorkloadTemplate
 run = Run.objects.create(template=WorkloadTemplate.objects.get(slug='lane-detection'),
@@ -55,50 +121,158 @@ print(run.pk)
 """
 
 
+class Reader:
+    """A websocket viewer of the run's log: what arrived, when, acknowledged every 200 lines."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.ws = websocket.create_connection(url, subprotocols=["controlpanel", f"token.{token}"])
+        self.ws.settimeout(60)
+        self.cursors: list[int] = []
+        self.printed: list[float] = []  # ms: received - printed (from the line's text)
+        self.stored: list[float] = []  # ms: received - stored (the line's `time`)
+        self.printed_at: list[float] = []
+        self.first_at = self.last_at = 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self) -> None:
+        try:
+            while not self.done.is_set():
+                data = self.ws.recv()
+                if not data:  # closed
+                    return
+                message = json.loads(data)
+                if "type" in message:
+                    continue
+                now = time.time()
+                self.first_at = self.first_at or now
+                self.last_at = now
+                self.cursors.append(message["cursor"])
+                words = message["text"].split()
+                if len(words) > 3 and words[2] == "printed":
+                    self.printed.append((now - float(words[3])) * 1000)
+                    self.printed_at.append(float(words[3]))
+                stamp = datetime.fromisoformat(message["time"]).timestamp()
+                self.stored.append((now - stamp) * 1000)
+                if len(self.cursors) % 200 == 0:
+                    self.ws.send(json.dumps({"type": "ack", "cursor": message["cursor"]}))
+        except (websocket.WebSocketTimeoutException, websocket.WebSocketConnectionClosedException):
+            pass
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.cursors) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.done.set()
+        self.ws.close()
+
+    def rate(self) -> float:
+        return len(self.cursors) / max(self.last_at - self.first_at, 1e-9)
+
+
+def cpu_seconds(procs: list) -> dict[str, float]:
+    """CPU time of each started process with its children (the worker's pool processes)."""
+    names = {0: "redis", 1: "daphne", 2: "worker"}
+    spent = {}
+    for index, proc in enumerate(procs):
+        try:
+            parent = psutil.Process(proc.pid)
+            total = sum(p.cpu_times().user + p.cpu_times().system
+                        for p in [parent, *parent.children(recursive=True)])  # fmt: skip
+        except psutil.NoSuchProcess:
+            continue
+        spent[names.get(index, str(index))] = total
+    return spent
+
+
+def summary(reader: Reader, expected: int) -> str:
+    in_order = reader.cursors == list(range(1, expected + 1))
+    printed = sorted(reader.printed)
+    # Lines printed in the first 2 s also wait for the monitor to attach to the new pod.
+    settled = sorted(lat for lat, at in zip(reader.printed, reader.printed_at, strict=True)
+                     if at - reader.printed_at[0] >= 2)  # fmt: skip
+    return (
+        f"received {reader.rate():.0f} lines/s, "
+        f"{'every cursor once, in order' if in_order else 'GAP OR DUPLICATE'}; "
+        f"printed→browser p50 {printed[len(printed) // 2]:.0f} ms p95 {p95(printed):.0f} ms "
+        f"max {printed[-1]:.0f} ms (after the first 2 s: p95 {p95(settled) if settled else 0:.0f} ms); "
+        f"stored→browser p50 {sorted(reader.stored)[len(reader.stored) // 2]:.0f} ms "
+        f"p95 {p95(reader.stored):.0f} ms"
+    )
+
+
+def bench_run(args, env: dict, base: str, token: str, procs: list) -> None:
+    # The demo cameras' runs would hold the worker (their monitors last as long as the stream).
+    django_setup(env, "from workloads.models import Camera, Run; Camera.objects.all().delete(); "
+                      "Run.objects.all().delete()")  # fmt: skip
+    procs.append(subprocess.Popen(
+        [os.path.join(os.path.dirname(PY), "celery"), "-A", "controlpanel", "worker", "--concurrency", "1",
+         "--loglevel", "WARNING"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ))  # fmt: skip
+    ping = "from controlpanel.celery import app; print(len(app.control.ping(timeout=1)))"
+    while django_setup(env, ping).splitlines()[-1] == "0":  # the worker is up before the pod
+        time.sleep(0.5)
+    code = RUN_CODE.format(chatty=CHATTY, rate=args.rate, seconds=args.seconds, pad=args.pad)
+    starter = subprocess.Popen([PY, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT, env=env, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    run_id = int(starter.stdout.readline())
+    reader = Reader(base.replace("http", "ws") + f"/ws/runs/{run_id}/logs/?after=0", token)
+    cpu_before = cpu_seconds(procs)
+    starter.communicate("go\n")
+    time.sleep(args.seconds)
+    deadline = time.monotonic() + 300
+    while True:
+        state, stored, span = django_setup(env, STORED_CODE.format(run_id=run_id)).split()[-3:]
+        if state not in ("running", "submitted") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    printed = int(stored)
+    reader.wait_for(printed, timeout=120)
+    cpu = {name: spent - cpu_before.get(name, 0) for name, spent in cpu_seconds(procs).items()}
+    print(f"run {state}: printed {printed - 1} lines in {args.seconds:g} s "
+          f"({(printed - 1) / args.seconds:.0f} lines/s asked {args.rate:g}/s); "
+          f"stored {printed / float(span):.0f} lines/s; " + summary(reader, printed))  # fmt: skip
+    print(
+        "CPU seconds over the run: "
+        + ", ".join(f"{name} {spent:.1f}" for name, spent in cpu.items())
+    )
+
+
+def bench_store(args, env: dict, base: str, token: str) -> None:
+    run_id = int(django_setup(env, STORE_RUN_CODE).splitlines()[-1])
+    reader = Reader(base.replace("http", "ws") + f"/ws/runs/{run_id}/logs/", token)
+    time.sleep(0.5)
+    code = WRITER.format(run_id=run_id, total=args.lines, batch=args.batch, profile=args.profile)
+    written = subprocess.run([PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True,
+                             capture_output=True, text=True)  # fmt: skip
+    reader.wait_for(args.lines, timeout=120)
+    if args.profile:
+        print(written.stderr)
+    print(f"{args.lines} lines: stored {float(written.stdout.split()[-1]):.0f} lines/s; "
+          + summary(reader, args.lines))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--lines", type=int, default=50000)
-    parser.add_argument("--batch", type=int, default=BATCH_LINES, help="lines per store_lines call")
-    parser.add_argument("--profile", action="store_true", help="cProfile the writer (stderr)")
+    parser.add_argument("--source", choices=["run", "store"], default="run")
+    parser.add_argument(
+        "--rate", type=float, default=5000, help="run: lines/s printed (0: flat out)"
+    )
+    parser.add_argument("--seconds", type=float, default=20, help="run: how long it prints")
+    parser.add_argument("--pad", type=int, default=60, help="run: extra characters per line")
+    parser.add_argument("--lines", type=int, default=30000, help="store: lines stored")
+    parser.add_argument("--batch", type=int, default=BATCH_LINES, help="store: lines per call")
+    parser.add_argument("--profile", action="store_true", help="store: cProfile the writer")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-logs-")
     env, procs, base = stack(tmp)
     try:
         token = django_setup(env, TOKEN_CODE).splitlines()[-1]
-        run_id = int(django_setup(env, RUN_CODE).splitlines()[-1])
-        ws = websocket.create_connection(base.replace("http", "ws") + f"/ws/runs/{run_id}/logs/",
-                                         subprotocols=["controlpanel", f"token.{token}"])  # fmt: skip
-        ws.settimeout(30)
-        latencies, cursors = [], []
-        first_at = None
-
-        def read() -> None:
-            nonlocal first_at
-            while len(cursors) < args.lines:
-                message = json.loads(ws.recv())
-                if "type" in message:
-                    continue
-                now = time.time()
-                first_at = first_at or now
-                cursors.append(message["cursor"])
-                latencies.append((now - datetime.fromisoformat(message["time"]).timestamp()) * 1000)
-                if len(cursors) % 500 == 0:
-                    ws.send(json.dumps({"type": "ack", "cursor": message["cursor"]}))
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        time.sleep(0.5)
-        written = subprocess.run([PY, "manage.py", "shell", "-c", WRITER.format(run_id=run_id, total=args.lines, batch=args.batch, profile=args.profile)],
-                                 cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # fmt: skip
-        reader.join()
-        if args.profile:
-            print(written.stderr)
-        received_rate = len(cursors) / (time.time() - first_at)
-        assert cursors == list(range(1, args.lines + 1)), "gap or duplicate"
-        print(f"{args.lines} lines: stored {float(written.stdout.split()[-1]):.0f} lines/s, "
-              f"received {received_rate:.0f} lines/s in order without gaps, "
-              f"latency p50 {sorted(latencies)[len(latencies) // 2]:.0f} ms, p95 {p95(latencies):.0f} ms")  # fmt: skip
-        ws.close()
+        if args.source == "run":
+            bench_run(args, env, base, token, procs)
+        else:
+            bench_store(args, env, base, token)
     finally:
         for proc in reversed(procs):
             proc.terminate()
