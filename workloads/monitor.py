@@ -29,6 +29,7 @@ from workloads.services import run_finish, run_transition
 logger = logging.getLogger(__name__)
 END = object()
 BATCH_LINES = 500
+QUEUE_LINES = 20 * BATCH_LINES  # read ahead of the store; past it the reader waits (backpressure)
 DRAIN_BUDGET_S = 1.0
 COALESCE_S = 0.02  # after a wake-up, gather lines this long into one batch
 TERMINAL_PHASES = ("Succeeded", "Failed", "Unknown")
@@ -43,25 +44,41 @@ class Follower:
     """A thread reading one pod's log into a queue; only the monitor thread touches the DB."""
 
     pod: str
-    lines: queue.Queue = field(default_factory=queue.Queue)
+    lines: queue.Queue = field(default_factory=lambda: queue.Queue(QUEUE_LINES))
     thread: threading.Thread | None = None
     ended: bool = False
     failed: str = ""
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     def start(self, runtime, handle: dict, since: int, wake: threading.Event) -> Follower:
         def read() -> None:
             try:
                 for line in runtime.logs(handle, self.pod, since=since, follow=True):
-                    self.lines.put(line)
+                    if not self._put(line):
+                        return
                     wake.set()
             except Exception as exc:  # noqa: BLE001 - reported to the monitor, which retries
                 self.failed = str(exc)[:300]
-            self.lines.put(END)
+            self._put(END)
             wake.set()
 
         self.thread = threading.Thread(target=read, daemon=True, name=f"log-{self.pod}")
         self.thread.start()
         return self
+
+    def _put(self, item) -> bool:
+        """Queue an item, waiting while the queue is full, unless the monitor has stopped."""
+        while not self.stopped.is_set():
+            try:
+                self.lines.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def stop(self) -> None:
+        """The monitor is leaving: the reader stops at its next line instead of filling memory."""
+        self.stopped.set()
 
     def drain(self) -> list[LogLine]:
         batch: list[LogLine] = []
@@ -137,10 +154,18 @@ def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> 
     token = token or secrets.token_hex(8)
     if not _claim(run_id, token):
         return "not claimed"
+    followers: dict[str, Follower] = {}
+    try:
+        return _follow_run(run_id, token, poll, followers)
+    finally:
+        for follower in followers.values():
+            follower.stop()
+
+
+def _follow_run(run_id: int, token: str, poll: float, followers: dict[str, Follower]) -> str:
     run = Run.objects.select_related("cluster").get(pk=run_id)
     runtime = runtime_for(run.cluster)
     local = run.cluster.is_local
-    followers: dict[str, Follower] = {}
     wake = threading.Event()
     final: RunStatus | None = None
     while True:
@@ -166,7 +191,7 @@ def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> 
             _store_ready(run_id, rows, followers, local)
             for name, follower in list(followers.items()):
                 if follower.ended and follower.lines.empty():
-                    del followers[name]
+                    del followers[name]  # its reader has finished: nothing to stop
                     if phases.get(name, "Unknown") in TERMINAL_PHASES or name not in phases:
                         RunPod.objects.filter(pk=rows[name].pk).update(log_complete=True)
                         rows[name].log_complete = True

@@ -11,7 +11,7 @@ printed → stored → received (p50/p95).
 (the storing path alone, `--profile` to cProfile it).
 
     .venv/bin/python -m bench.live.log_bench --rate 5000 --seconds 20
-    .venv/bin/python -m bench.live.log_bench --rate 0 --seconds 10
+    .venv/bin/python -m bench.live.log_bench --rate 20000 --seconds 10   # past what it can store
     .venv/bin/python -m bench.live.log_bench --source store --lines 30000
 """
 
@@ -40,15 +40,14 @@ import sys, time
 rate, seconds, pad = float(sys.argv[1]), float(sys.argv[2]), "x" * int(sys.argv[3])
 n, start = 0, time.time()
 while (now := time.time()) - start < seconds:
-    due = int((now - start) * rate) if rate else n + 200
+    due = int((now - start) * rate)
     chunk = []
     while n < due:
         n += 1
         chunk.append(f"line {n} printed {time.time():.6f} {pad}\n")
     sys.stdout.write("".join(chunk))
     sys.stdout.flush()
-    if rate:
-        time.sleep(0.01)
+    time.sleep(0.01)
 print(f"done after {n} lines", flush=True)
 """
 
@@ -256,15 +255,15 @@ def bench_store(args, env: dict, base: str, token: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", choices=["run", "store"], default="run")
-    parser.add_argument(
-        "--rate", type=float, default=5000, help="run: lines/s printed (0: flat out)"
-    )
+    parser.add_argument("--rate", type=float, default=5000, help="run: lines/s printed")
     parser.add_argument("--seconds", type=float, default=20, help="run: how long it prints")
     parser.add_argument("--pad", type=int, default=60, help="run: extra characters per line")
     parser.add_argument("--lines", type=int, default=30000, help="store: lines stored")
     parser.add_argument("--batch", type=int, default=BATCH_LINES, help="store: lines per call")
     parser.add_argument("--profile", action="store_true", help="store: cProfile the writer")
     args = parser.parse_args()
+    if args.rate <= 0:
+        parser.error("--rate must be above 0 (lines per second)")
     tmp = tempfile.mkdtemp(prefix="bench-logs-")
     env, procs, base = stack(tmp)
     try:

@@ -55,3 +55,38 @@ def test_log_lines_appear_live_on_the_run_page(daphne_server, page, run):
     panel.locator(".log-line >> text=stored while watching").wait_for()
     assert panel.locator(".log-line").count() == 2
     assert panel.locator(".log-pod").nth(1).inner_text() == "pod-b"
+
+
+def test_a_burst_of_lines_is_all_shown_and_the_view_keeps_following(daphne_server, page, run):
+    from django.urls import reverse
+
+    from tests.live.conftest import store
+
+    UserFactory(username="vera", role=Role.VIEWER)
+    log_in(page, daphne_server, "vera")
+    page.goto(daphne_server + reverse("run-detail", args=[run.pk]))
+    panel = page.locator("#live-log")
+    panel.locator(".live-state >> text=live").wait_for()
+    for chunk in range(6):  # 3,000 lines from two pods, as fast as the store takes them
+        pod = "pod-a" if chunk % 2 else "pod-b"
+        store(run, pod, [f"burst {chunk}-{n}" for n in range(500)])
+    panel.locator(".log-count >> text=3000").wait_for()
+    shown = page.evaluate(
+        """() => { const out = document.querySelector('#live-log .log-lines');
+                   return { rows: out.childElementCount,
+                            last: out.lastElementChild.dataset.cursor,
+                            atBottom: out.scrollTop + out.clientHeight >= out.scrollHeight - 4 }; }"""
+    )
+    assert shown == {"rows": 3000, "last": "3000", "atBottom": True}
+    assert panel.locator(".log-follow").is_checked()
+
+    # Scrolling up pauses following: new lines arrive but the view stays where the user put it.
+    panel.locator(".log-lines").evaluate("out => { out.scrollTop = 0; }")
+    page.wait_for_function("!document.querySelector('#live-log .log-follow').checked")
+    store(run, "pod-a", ["after scrolling up"])
+    panel.locator(".log-count >> text=3001").wait_for()
+    assert panel.locator(".log-lines").evaluate("out => out.scrollTop") == 0
+    panel.locator(".log-follow").check()
+    assert panel.locator(".log-lines").evaluate(
+        "out => out.scrollTop + out.clientHeight >= out.scrollHeight - 4"
+    )

@@ -92,3 +92,56 @@ def test_a_batch_read_twice_is_stored_once(chatty_run):
         )
     assert RunLogLine.objects.filter(run=chatty_run).count() == 2000
     assert RunPod.objects.get(pk=pod.pk).log_position == 2000
+
+
+class PrintingPod:
+    """A pod's log as the runtime yields it: `total` lines (None: it never stops) read at once."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+
+    def logs(self, handle, pod, since=0, follow=True):
+        position = since
+        while self.total is None or position < self.total:
+            position += 1
+            yield LogLine(f"line {position}", position)
+
+
+def test_a_pod_faster_than_the_store_waits_instead_of_filling_memory():
+    """The reader stays at most QUEUE_LINES ahead of the store, and stops when the monitor
+    leaves (no thread left reading a pod nobody stores)."""
+    import threading
+    import time
+
+    from workloads.monitor import QUEUE_LINES, Follower
+
+    follower = Follower("pod-a").start(PrintingPod(None), {}, 0, threading.Event())
+    deadline = time.monotonic() + 10
+    while follower.lines.qsize() < QUEUE_LINES and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert follower.lines.qsize() == QUEUE_LINES
+    assert follower.thread.is_alive()
+
+    follower.stop()
+    follower.thread.join(timeout=3)
+    assert not follower.thread.is_alive()
+
+
+def test_waiting_for_the_store_loses_no_line():
+    """Drained slowly, a pod that printed three queues' worth arrives whole and in order."""
+    import threading
+    import time
+
+    from workloads.monitor import QUEUE_LINES, Follower
+
+    total = 3 * QUEUE_LINES
+    follower = Follower("pod-a").start(PrintingPod(total), {}, 0, threading.Event())
+    positions: list[int] = []
+    deadline = time.monotonic() + 30
+    while not follower.ended and time.monotonic() < deadline:
+        batch = follower.drain()
+        positions += [line.position for line in batch]
+        if not batch:
+            time.sleep(0.01)
+    assert positions == list(range(1, total + 1))

@@ -12,6 +12,7 @@
   var countEl = panel.querySelector(".log-count");
   var MAX_SHOWN = 20000; // the page keeps the newest lines; the full log is a download away
   var lastCursor = null, socket = null, backoff = 500, lastMessage = 0, sinceAck = 0;
+  var pending = [], scheduled = false, ownScrollTop = -1;
   var colours = {};
 
   function colour(pod) {
@@ -34,10 +35,10 @@
     return !q || row.textContent.toLowerCase().indexOf(q) !== -1;
   }
 
-  function add(line) {
-    var row = document.createElement("div");
-    row.className = "log-line";
-    row.dataset.cursor = line.cursor;
+  function row(line) {
+    var el = document.createElement("div");
+    el.className = "log-line";
+    el.dataset.cursor = line.cursor;
     var pod = document.createElement("span");
     pod.className = "log-pod";
     pod.textContent = line.pod;
@@ -45,11 +46,37 @@
     var text = document.createElement("span");
     text.className = "log-text";
     text.textContent = line.text;
-    row.appendChild(pod);
-    row.appendChild(text);
-    row.hidden = !matches(row);
-    out.appendChild(row);
-    while (out.childElementCount > MAX_SHOWN) out.removeChild(out.firstChild);
+    el.appendChild(pod);
+    el.appendChild(text);
+    el.hidden = !matches(el);
+    return el;
+  }
+
+  // Lines are drawn once per animation frame, all that arrived since the last one together:
+  // a burst of thousands of lines costs one layout, not one per line.
+  function render() {
+    scheduled = false;
+    var batch = pending.length > MAX_SHOWN ? pending.slice(pending.length - MAX_SHOWN) : pending;
+    pending = [];
+    var fragment = document.createDocumentFragment();
+    for (var i = 0; i < batch.length; i++) fragment.appendChild(row(batch[i]));
+    out.appendChild(fragment);
+    var excess = out.childElementCount - MAX_SHOWN;
+    while (excess-- > 0) out.removeChild(out.firstChild);
+    countEl.textContent = String(lastCursor);
+    if (followEl.checked) scrollToEnd();
+  }
+
+  function add(line) {
+    pending.push(line);
+    // A hidden tab draws nothing: keep only what the page would show.
+    if (pending.length > 2 * MAX_SHOWN) pending = pending.slice(pending.length - MAX_SHOWN);
+    if (!scheduled) { scheduled = true; requestAnimationFrame(render); }
+  }
+
+  function scrollToEnd() {
+    out.scrollTop = out.scrollHeight;
+    ownScrollTop = out.scrollTop;
   }
 
   function connect() {
@@ -63,9 +90,7 @@
         if (lastCursor !== null && msg.cursor <= lastCursor) return;
         add(msg);
         lastCursor = msg.cursor;
-        countEl.textContent = String(lastCursor);
         if (++sinceAck >= 200) { sinceAck = 0; socket.send(JSON.stringify({ type: "ack", cursor: lastCursor })); }
-        if (followEl.checked) out.scrollTop = out.scrollHeight;
         return;
       }
       if (msg.type === "live") {
@@ -101,8 +126,13 @@
     out.querySelectorAll(".log-line").forEach(function (row) { row.hidden = !matches(row); });
   });
   out.addEventListener("scroll", function () {
-    // Scrolling up pauses following; scrolling back to the bottom resumes it.
+    // Scrolling up pauses following; scrolling back to the bottom resumes it. The page's own
+    // scrolls (following) are not the user's: lines may have arrived since, so ignore them.
+    if (Math.abs(out.scrollTop - ownScrollTop) <= 1) return;
     followEl.checked = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+  });
+  followEl.addEventListener("change", function () {
+    if (followEl.checked) scrollToEnd();
   });
   setState("connecting", "reconnecting");
   connect();
