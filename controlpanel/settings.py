@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 
 from controlpanel.env import env_bool, env_int, env_list, env_str
 
@@ -144,6 +145,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
+# Run monitors last as long as their runs (a camera stream: for ever) and mostly wait on I/O:
+# they have a queue of their own, served by a thread-pool worker, so they never take the slots
+# that provisioning and submissions need. A worker started without -Q serves both queues.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("monitors"))
+CELERY_TASK_ROUTES = {"workloads.tasks.run_monitor_task": {"queue": "monitors"}}
 HEALTH_CHECK_INTERVAL = env_int("HEALTH_CHECK_INTERVAL", 60)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

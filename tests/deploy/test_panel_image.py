@@ -36,3 +36,34 @@ def test_the_compose_services_run_commands_that_exist():
         check=True,
     ).stdout
     assert "admin account" in out
+
+
+def _worker_queues(command: list[str]) -> tuple[set[str], str]:
+    """The queues a `celery worker` command line serves, and its pool."""
+    queues = set(command[command.index("-Q") + 1].split(",")) if "-Q" in command else {"*"}
+    pool = command[command.index("--pool") + 1] if "--pool" in command else "prefork"
+    return queues, pool
+
+
+def test_run_monitors_never_take_the_slots_provisioning_and_submissions_need():
+    """Monitors last as long as their runs (camera streams: for ever). `make run` and compose
+    both start a thread-pool worker for them and keep them off the main worker's queue."""
+    import shlex
+
+    from controlpanel.celery import app
+
+    route = app.amqp.router.route({}, "workloads.tasks.run_monitor_task")
+    submit = app.amqp.router.route({}, "workloads.tasks.run_submit_task")
+    assert (route["queue"].name, submit["queue"].name) == ("monitors", "celery")
+
+    procfile = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(": ")
+        words = shlex.split(command)
+        if "worker" in words and "celery" in words[1]:
+            procfile[name] = _worker_queues(words)
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]
+    composed = {name: _worker_queues(service["command"]) for name, service in compose.items()
+                if service.get("command", [])[:4] == ["celery", "-A", "controlpanel", "worker"]}  # fmt: skip
+    for workers in (procfile, composed):
+        assert workers == {"worker": ({"celery"}, "prefork"), "monitor": ({"monitors"}, "threads")}
