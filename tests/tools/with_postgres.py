@@ -2,6 +2,7 @@
 free port, export DATABASE_URL, run the command, stop and delete the server.
 
     python -m tests.tools.with_postgres -- pytest ...
+    python -m tests.tools.with_postgres -- python -m bench.live.log_bench
 """
 
 from __future__ import annotations
@@ -109,6 +110,13 @@ def main(argv: list[str]) -> int:
             time.sleep(0.1)
         else:
             sys.exit(f"PostgreSQL did not start; see {tmp}/postgres.log")
+        # The database DATABASE_URL names (pytest makes test_controlpanel beside it; a
+        # benchmark or `manage.py` migrates this one).
+        subprocess.run(
+            [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "controlpanel",
+             "controlpanel"],
+            check=True,
+        )  # fmt: skip
         env = dict(
             os.environ, DATABASE_URL=f"postgres://controlpanel@127.0.0.1:{port}/controlpanel"
         )
