@@ -12,6 +12,7 @@ printed → stored → received (p50/p95).
 
     .venv/bin/python -m bench.live.log_bench --rate 5000 --seconds 20
     .venv/bin/python -m bench.live.log_bench --rate 20000 --seconds 10   # past what it can store
+    .venv/bin/python -m bench.live.log_bench --rate 5000 --seconds 20 --browser   # into Chromium
     .venv/bin/python -m bench.live.log_bench --source store --lines 30000
 """
 
@@ -30,6 +31,7 @@ from datetime import datetime
 import psutil
 import websocket
 
+from bench.live.browser import logged_in_page
 from bench.live.camera_bench import PY, ROOT, TOKEN_CODE, django_setup, p95, stack
 
 BATCH_LINES = 500  # workloads.monitor.BATCH_LINES (not imported: that needs Django set up)
@@ -170,18 +172,68 @@ class Reader:
         return len(self.cursors) / max(self.last_at - self.first_at, 1e-9)
 
 
+class PageReader:
+    """The run's page in Chromium: every row the page draws, when it drew it (Reader's fields)."""
+
+    OBSERVE = """() => {
+      const bench = window.__bench = { cursors: [], at: [], printed: [] };
+      new MutationObserver((records) => {
+        const now = Date.now();
+        for (const record of records) for (const row of record.addedNodes) {
+          if (!row.dataset || !row.dataset.cursor) continue;
+          bench.cursors.push(Number(row.dataset.cursor));
+          bench.at.push(now);
+          const words = row.querySelector(".log-text").textContent.split(" ");
+          bench.printed.push(words[2] === "printed" ? Number(words[3]) * 1000 : 0);
+        }
+      }).observe(document.querySelector("#live-log .log-lines"), { childList: true, subtree: true });
+    }"""
+
+    def __init__(self, page, url: str) -> None:
+        self.page = page
+        page.goto(url)
+        page.locator("#live-log .live-state >> text=live").wait_for()
+        page.evaluate(self.OBSERVE)
+        self.cursors: list[int] = []
+        self.printed: list[float] = []
+        self.stored: list[float] = []  # the page does not show when a line was stored
+        self.printed_at: list[float] = []
+        self.first_at = self.last_at = 0.0
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        self.page.wait_for_function(
+            f"window.__bench.cursors.length >= {count}", timeout=timeout * 1000
+        )
+        bench = self.page.evaluate("() => window.__bench")
+        self.cursors = bench["cursors"]
+        pairs = [(at, printed / 1000) for at, printed in zip(bench["at"], bench["printed"], strict=True)
+                 if printed]  # fmt: skip
+        self.printed = [at - printed * 1000 for at, printed in pairs]
+        self.printed_at = [printed for _at, printed in pairs]
+        self.first_at, self.last_at = bench["at"][0] / 1000, bench["at"][-1] / 1000
+
+    def rate(self) -> float:
+        return len(self.cursors) / max(self.last_at - self.first_at, 1e-9)
+
+
 def cpu_seconds(procs: list) -> dict[str, float]:
-    """CPU time of each started process with its children (the worker's pool processes)."""
+    """CPU time of each started process with its children (the worker's pool processes), and
+    of Chromium when the page is the client."""
+
+    def total(processes) -> float:
+        return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
+
     names = {0: "redis", 1: "daphne", 2: "worker"}
     spent = {}
     for index, proc in enumerate(procs):
         try:
             parent = psutil.Process(proc.pid)
-            total = sum(p.cpu_times().user + p.cpu_times().system
-                        for p in [parent, *parent.children(recursive=True)])  # fmt: skip
+            spent[names.get(index, str(index))] = total([parent, *parent.children(recursive=True)])
         except psutil.NoSuchProcess:
             continue
-        spent[names.get(index, str(index))] = total
+    browser = [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
+    if browser:
+        spent["chromium"] = total(browser)
     return spent
 
 
@@ -194,14 +246,14 @@ def summary(reader: Reader, expected: int) -> str:
     return (
         f"received {reader.rate():.0f} lines/s, "
         f"{'every cursor once, in order' if in_order else 'GAP OR DUPLICATE'}; "
-        f"printed→browser p50 {printed[len(printed) // 2]:.0f} ms p95 {p95(printed):.0f} ms "
-        f"max {printed[-1]:.0f} ms (after the first 2 s: p95 {p95(settled) if settled else 0:.0f} ms); "
-        f"stored→browser p50 {sorted(reader.stored)[len(reader.stored) // 2]:.0f} ms "
-        f"p95 {p95(reader.stored):.0f} ms"
-    )
+        f"printed→client p50 {printed[len(printed) // 2]:.0f} ms p95 {p95(printed):.0f} ms "
+        f"max {printed[-1]:.0f} ms (after the first 2 s: p95 {p95(settled) if settled else 0:.0f} ms)"
+        + (f"; stored→client p50 {sorted(reader.stored)[len(reader.stored) // 2]:.0f} ms "
+           f"p95 {p95(reader.stored):.0f} ms" if reader.stored else "")
+    )  # fmt: skip
 
 
-def bench_run(args, env: dict, base: str, token: str, procs: list) -> None:
+def bench_run(args, env: dict, base: str, token: str, procs: list, page=None) -> None:
     # The demo cameras' runs would hold the worker (their monitors last as long as the stream).
     django_setup(env, "from workloads.models import Camera, Run; Camera.objects.all().delete(); "
                       "Run.objects.all().delete()")  # fmt: skip
@@ -216,7 +268,10 @@ def bench_run(args, env: dict, base: str, token: str, procs: list) -> None:
     starter = subprocess.Popen([PY, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT, env=env, text=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
     run_id = int(starter.stdout.readline())
-    reader = Reader(base.replace("http", "ws") + f"/ws/runs/{run_id}/logs/?after=0", token)
+    if page is None:
+        reader = Reader(base.replace("http", "ws") + f"/ws/runs/{run_id}/logs/?after=0", token)
+    else:
+        reader = PageReader(page, f"{base}/runs/{run_id}/")
     cpu_before = cpu_seconds(procs)
     starter.communicate("go\n")
     time.sleep(args.seconds)
@@ -261,6 +316,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=30000, help="store: lines stored")
     parser.add_argument("--batch", type=int, default=BATCH_LINES, help="store: lines per call")
     parser.add_argument("--profile", action="store_true", help="store: cProfile the writer")
+    parser.add_argument("--browser", action="store_true",
+                        help="run: the client is the run's page in headless Chromium")  # fmt: skip
     args = parser.parse_args()
     if args.rate <= 0:
         parser.error("--rate must be above 0 (lines per second)")
@@ -268,7 +325,10 @@ def main() -> None:
     env, procs, base = stack(tmp)
     try:
         token = django_setup(env, TOKEN_CODE).splitlines()[-1]
-        if args.source == "run":
+        if args.source == "run" and args.browser:
+            with logged_in_page(env, base) as page:
+                bench_run(args, env, base, token, procs, page)
+        elif args.source == "run":
             bench_run(args, env, base, token, procs)
         else:
             bench_store(args, env, base, token)

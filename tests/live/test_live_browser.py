@@ -73,8 +73,9 @@ def test_a_burst_of_lines_is_all_shown_and_the_view_keeps_following(daphne_serve
     panel.locator(".log-count >> text=3000").wait_for()
     shown = page.evaluate(
         """() => { const out = document.querySelector('#live-log .log-lines');
-                   return { rows: out.childElementCount,
-                            last: out.lastElementChild.dataset.cursor,
+                   const rows = out.querySelectorAll('.log-line');
+                   return { rows: rows.length,
+                            last: rows[rows.length - 1].dataset.cursor,
                             atBottom: out.scrollTop + out.clientHeight >= out.scrollHeight - 4 }; }"""
     )
     assert shown == {"rows": 3000, "last": "3000", "atBottom": True}
@@ -90,3 +91,35 @@ def test_a_burst_of_lines_is_all_shown_and_the_view_keeps_following(daphne_serve
     assert panel.locator(".log-lines").evaluate(
         "out => out.scrollTop + out.clientHeight >= out.scrollHeight - 4"
     )
+
+
+def test_the_filter_hides_other_lines_and_a_lost_connection_says_so_and_resumes(
+    daphne_server, page, run
+):
+    from django.urls import reverse
+
+    from tests.live.conftest import store
+
+    UserFactory(username="vera", role=Role.VIEWER)
+    store(run, "pod-a", ["frame 1 lanes 2", "frame 2 lanes 0", "warning: slow disk"])
+    log_in(page, daphne_server, "vera")
+    page.goto(daphne_server + reverse("run-detail", args=[run.pk]))
+    panel = page.locator("#live-log")
+    panel.locator(".live-state >> text=live").wait_for()
+
+    panel.locator(".log-filter").fill("WARNING")
+    assert panel.locator(".log-line:visible").all_inner_texts() == ["pod-awarning: slow disk"]
+    panel.locator(".log-filter").fill("")
+    assert panel.locator(".log-line:visible").count() == 3
+
+    # The network goes away: the badge says so; when it is back, the page resumes after the
+    # last line it showed (lines stored meanwhile arrive once, nothing is repeated).
+    page.context.set_offline(True)
+    panel.locator(".live-state >> text=reconnecting").wait_for()
+    store(run, "pod-b", ["stored while offline"])
+    page.context.set_offline(False)
+    panel.locator(".live-state >> text=live").wait_for(timeout=15000)
+    panel.locator(".log-line >> text=stored while offline").wait_for()
+    assert [row.get_attribute("data-cursor") for row in panel.locator(".log-line").all()] == [
+        "1", "2", "3", "4",
+    ]  # fmt: skip

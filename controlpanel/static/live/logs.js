@@ -11,8 +11,10 @@
   var followEl = panel.querySelector(".log-follow");
   var countEl = panel.querySelector(".log-count");
   var MAX_SHOWN = 20000; // the page keeps the newest lines; the full log is a download away
+  var CHUNK_LINES = 500;
+  var DRAW_MS = 50;
   var lastCursor = null, socket = null, backoff = 500, lastMessage = 0, sinceAck = 0;
-  var pending = [], scheduled = false, ownScrollTop = -1;
+  var pending = [], scheduled = false, ownScrollTop = -1, shown = 0, lastDrawn = 0;
   var colours = {};
 
   function colour(pod) {
@@ -52,17 +54,32 @@
     return el;
   }
 
-  // Lines are drawn once per animation frame, all that arrived since the last one together:
-  // a burst of thousands of lines costs one layout, not one per line.
+  // All lines that arrived since the last drawing are drawn together, into blocks of up to
+  // CHUNK_LINES rows with layout containment: the browser lays out the block that grew, not
+  // every row shown, and old lines leave a whole block at a time.
   function render() {
     scheduled = false;
+    lastDrawn = Date.now();
     var batch = pending.length > MAX_SHOWN ? pending.slice(pending.length - MAX_SHOWN) : pending;
     pending = [];
-    var fragment = document.createDocumentFragment();
-    for (var i = 0; i < batch.length; i++) fragment.appendChild(row(batch[i]));
-    out.appendChild(fragment);
-    var excess = out.childElementCount - MAX_SHOWN;
-    while (excess-- > 0) out.removeChild(out.firstChild);
+    var i = 0;
+    while (i < batch.length) {
+      var chunk = out.lastElementChild;
+      if (!chunk || chunk.childElementCount >= CHUNK_LINES) {
+        chunk = document.createElement("div");
+        chunk.className = "log-chunk";
+        out.appendChild(chunk);
+      }
+      var end = Math.min(batch.length, i + CHUNK_LINES - chunk.childElementCount);
+      var fragment = document.createDocumentFragment();
+      for (; i < end; i++) fragment.appendChild(row(batch[i]));
+      chunk.appendChild(fragment);
+    }
+    shown += batch.length;
+    while (out.firstElementChild && shown - out.firstElementChild.childElementCount >= MAX_SHOWN) {
+      shown -= out.firstElementChild.childElementCount;
+      out.removeChild(out.firstElementChild);
+    }
     countEl.textContent = String(lastCursor);
     if (followEl.checked) scrollToEnd();
   }
@@ -71,7 +88,13 @@
     pending.push(line);
     // A hidden tab draws nothing: keep only what the page would show.
     if (pending.length > 2 * MAX_SHOWN) pending = pending.slice(pending.length - MAX_SHOWN);
-    if (!scheduled) { scheduled = true; requestAnimationFrame(render); }
+    if (!scheduled) {
+      // At most one drawing per DRAW_MS: a busy log costs a third of the CPU of drawing every
+      // frame, and a line after a quiet spell is drawn at the next frame.
+      scheduled = true;
+      var wait = Math.max(0, lastDrawn + DRAW_MS - Date.now());
+      setTimeout(function () { requestAnimationFrame(render); }, wait);
+    }
   }
 
   function scrollToEnd() {

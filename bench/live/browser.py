@@ -1,0 +1,41 @@
+"""A logged-in headless Chromium page on the benchmark's panel (Debian's chromium + Playwright),
+for measuring what a person watching the page gets rather than what a Python client gets."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from bench.live.camera_bench import django_setup
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+VIEWER_CODE = """
+from controlpanel.choices import Role
+from controlpanel.services import SYSTEM, user_create
+user_create(actor=SYSTEM, username='bench-viewer', password={password!r}, role=Role.VIEWER)
+"""
+
+
+@contextmanager
+def logged_in_page(env: dict, base: str) -> Iterator[object]:
+    """A Playwright page logged in to the panel at `base` as a viewer made for the bench."""
+    from playwright.sync_api import sync_playwright
+
+    password = secrets.token_urlsafe(12)
+    django_setup(env, VIEWER_CODE.format(password=password))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(f"{base}/login/")
+            page.fill("#id_username", "bench-viewer")
+            page.fill("#id_password", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            yield page
+        finally:
+            browser.close()
