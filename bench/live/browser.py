@@ -16,7 +16,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWER_CODE = """
 from controlpanel.choices import Role
 from controlpanel.services import SYSTEM, user_create
-user_create(actor=SYSTEM, username='bench-viewer', password={password!r}, role=Role.VIEWER)
+user_create(actor=SYSTEM, username={username!r}, password={password!r}, role=Role.VIEWER)
 """
 
 
@@ -25,14 +25,14 @@ def logged_in_page(env: dict, base: str) -> Iterator[object]:
     """A Playwright page logged in to the panel at `base` as a viewer made for the bench."""
     from playwright.sync_api import sync_playwright
 
-    password = secrets.token_urlsafe(12)
-    django_setup(env, VIEWER_CODE.format(password=password))
+    username, password = f"bench-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    django_setup(env, VIEWER_CODE.format(username=username, password=password))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.goto(f"{base}/login/")
-            page.fill("#id_username", "bench-viewer")
+            page.fill("#id_username", username)
             page.fill("#id_password", password)
             page.click("button[type=submit]")
             page.wait_for_url(f"{base}/")

@@ -6,6 +6,7 @@ Latency is the viewer's clock minus the frame's capture time (the clock pattern'
 timestamp, which the stream server also sends as X-Timestamp): one machine, one clock.
 
     .venv/bin/python -m bench.live.camera_bench --viewers 1 --viewers 10 --seconds 20
+    .venv/bin/python -m bench.live.camera_bench --viewers 10 --browser-tabs 1 --browser-tabs 3
 """
 
 from __future__ import annotations
@@ -104,7 +105,11 @@ def viewer(url: str, token: str, seconds: float, out: list) -> None:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # the process has ended
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -139,12 +144,46 @@ def p95(values: list[float]) -> float:
     return ordered[int(0.95 * (len(ordered) - 1))]
 
 
+PAGE_OBSERVE = """() => {
+  const img = document.querySelector("img.frame");
+  const bench = window.__bench = { at: [], lat: [], seq: [] };
+  new MutationObserver(() => {
+    const now = Date.now();
+    bench.at.push(now);
+    bench.seq.push(Number(img.dataset.seq));
+    bench.lat.push(now - Number(img.dataset.captured));
+  }).observe(img, { attributes: true, attributeFilter: ["data-seq"] });
+}"""
+
+
+def browser_viewers(env: dict, base: str, camera_id: str, count: int, seconds: float) -> None:
+    """`count` tabs of the camera page in one headless Chromium: what each tab showed, when."""
+    from bench.live.browser import logged_in_page
+
+    with logged_in_page(env, base) as first:
+        pages = [first] + [first.context.new_page() for _ in range(count - 1)]
+        for page in pages:
+            page.goto(f"{base}/cameras/{camera_id}/")
+            page.wait_for_function("document.querySelector('img.frame').dataset.seq !== undefined")
+            page.evaluate(PAGE_OBSERVE)
+        time.sleep(seconds)
+        shown = [page.evaluate("() => window.__bench") for page in pages]
+    fps = min(len(b["at"]) / ((b["at"][-1] - b["at"][0]) / 1000) for b in shown)
+    lat = [x for b in shown for x in b["lat"]]
+    drops = sum(b["seq"][-1] - b["seq"][0] + 1 - len(b["seq"]) for b in shown)
+    print(f"Chromium tabs={count} 1280x720: min fps per tab {fps:.1f}, "
+          f"latency p50 {sorted(lat)[len(lat) // 2]:.0f} ms, p95 {p95(lat):.0f} ms, "
+          f"frames skipped {drops} of {sum(len(b['seq']) for b in shown) + drops}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--viewers", type=int, action="append")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--fps", type=float, default=30)
     parser.add_argument("--rss-every", type=float, default=10, help="seconds between RSS samples")
+    parser.add_argument("--browser-tabs", type=int, action="append", default=[],
+                        help="then the camera page in this many headless Chromium tabs")  # fmt: skip
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-live-")
     env, procs, base = stack(tmp)
@@ -178,6 +217,8 @@ def main() -> None:
             print(f"viewers={count} 1280x720 source_fps={args.fps:g}: min fps per viewer {fps:.1f}, "
                   f"latency p50 {sorted(lat)[len(lat) // 2]:.0f} ms, p95 {p95(lat):.0f} ms, "
                   f"frames skipped {drops} of {sum(len(r[2]) for r in results) + drops}")  # fmt: skip
+        for count in args.browser_tabs:
+            browser_viewers(env, base, camera_id, count, args.seconds)
         stop.set()
         sampler.join()
         rss_report(samples)

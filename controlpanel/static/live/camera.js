@@ -50,6 +50,7 @@
           shown.push(now);
           latencies.push(now - captured);
           if (latencies.length > 100) latencies.shift();
+          img.dataset.captured = String(captured);
           img.dataset.seq = String(seq);
           socket.send(JSON.stringify({ type: "ack", seq: seq }));
         };
