@@ -9,15 +9,17 @@ import subprocess
 import sys
 
 BENCHMARKS = [
-    ["bench.media_pipeline"],
-    ["bench.live.camera_bench", "--viewers", "1", "--viewers", "10", "--seconds", "20"],
-    ["bench.live.log_bench", "--lines", "30000"],
+    "bench.media_pipeline",
+    "bench.live.camera_bench --viewers 1 --viewers 10 --browser-tabs 1 --seconds 20",
+    "bench.live.log_bench --rate 5000 --seconds 20",
+    "bench.live.log_bench --rate 5000 --seconds 20 --browser",
 ]
 
 
 def main() -> int:
     failed = 0
-    for module, *args in BENCHMARKS:
+    for line in BENCHMARKS:
+        module, *args = line.split()
         print(f"\n=== python -m {module} {' '.join(args)}", flush=True)
         failed += subprocess.call([sys.executable, "-m", module, *args]) != 0
     return 1 if failed else 0
