@@ -128,5 +128,18 @@ def celery_session_worker(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def celery_worker(celery_session_worker, transactional_db):
-    """Tests that hand work to the worker need committed rows (transactional_db)."""
-    return celery_session_worker
+    """Tests that hand work to the worker need committed rows (transactional_db).
+
+    Afterwards the tasks the test started are brought to an end before the database is
+    flushed (a flush racing a monitor's writes deadlocks): every run monitor loses its lease,
+    which makes it return at its next poll, and the worker is given time to go idle.
+    """
+    from celery.worker import state
+
+    from workloads.models import Run
+
+    yield celery_session_worker
+    Run.objects.exclude(monitor_token="").update(monitor_token="")
+    deadline = time.monotonic() + 30
+    while state.active_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
