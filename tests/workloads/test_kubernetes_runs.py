@@ -91,6 +91,52 @@ def test_failing_pod_reports_its_exit_code(
     assert "exited with code 1" in run["error"]
 
 
+def test_the_log_can_still_be_watched_after_the_pods_are_deleted(
+    celery_worker, presets, kube_cluster, kube_namespace, kube_admin_api, footage, operator_api
+):
+    """The lines are the panel's: with the Job and its pods gone from the cluster, a viewer of
+    the live log still gets every line, labelled with the pod that printed it."""
+    import asyncio
+
+    import controlpanel.asgi  # noqa: F401 - imported outside the event loop (it reads the DB)
+    from controlpanel.choices import Role
+    from tests.factories import UserFactory
+    from tests.live.conftest import communicator, receive_until_type, token_for
+
+    params = {"volume": "footage", "inputs": ["input/missing.jpg"]}
+    run_id = operator_api.post(
+        "/api/runs/",
+        {"template": "lane-detection", "cluster": kube_cluster.name, "params": params},
+        format="json",
+    ).json()["id"]
+    run = wait_for_run(operator_api, run_id, timeout=180)
+    stored = all_log_lines(operator_api, run_id)
+    assert stored and run["state"] == "failed"
+    batch, core = k8s.BatchV1Api(kube_admin_api), k8s.CoreV1Api(kube_admin_api)
+    selector = f"controlpanel.io/run-id={run_id}"
+    for job in batch.list_namespaced_job(kube_namespace.name, label_selector=selector).items:
+        batch.delete_namespaced_job(job.metadata.name, kube_namespace.name,
+                                    propagation_policy="Background")  # fmt: skip
+    core.delete_collection_namespaced_pod(kube_namespace.name, label_selector=selector)
+    wait_for(lambda: not core.list_namespaced_pod(kube_namespace.name, label_selector=selector).items,
+             timeout=60)  # fmt: skip
+    token = token_for(UserFactory(username="vera", role=Role.VIEWER))
+
+    async def watch():
+        comm = communicator(f"/ws/runs/{run_id}/logs/?after=0", token=token)
+        assert (await comm.connect())[0]
+        lines, live = await receive_until_type(comm, "live")
+        await comm.disconnect()
+        return lines, live
+
+    lines, live = asyncio.run(watch())
+    assert [(line["cursor"], line["pod"], line["text"]) for line in lines] == [
+        (line["cursor"], line["pod"], line["text"]) for line in stored
+    ]
+    assert {line["pod"] for line in lines} == {run["pods"][0]["name"]}
+    assert live["cursor"] == stored[-1]["cursor"]
+
+
 def test_cancel_deletes_the_objects(
     celery_worker, presets, kube_cluster, kube_namespace, kube_api, operator_api
 ):
