@@ -83,7 +83,8 @@ def run_create(
 
 def _enqueue_submit(run_id: int) -> None:
     """Hand the run to a worker. With the broker down (e.g. `make run` seeding demo runs before
-    Redis is up) the run stays pending and beat's reconcile submits it later."""
+    Redis is up) the run stays pending: the next worker to start submits it, or beat's
+    reconcile."""
     from kombu.exceptions import OperationalError
 
     from workloads.tasks import run_submit_task
@@ -91,7 +92,9 @@ def _enqueue_submit(run_id: int) -> None:
     try:
         run_submit_task.delay(run_id)
     except OperationalError as exc:
-        logger.warning("run %s: broker unreachable, beat will submit it: %s", run_id, exc)
+        logger.warning(
+            "run %s: broker unreachable, it will be submitted when a worker starts: %s", run_id, exc
+        )
 
 
 def run_rerun(*, actor: Actor, run: Run) -> Run:

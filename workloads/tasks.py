@@ -90,6 +90,17 @@ def runs_reconcile(stale_seconds: float | None = None) -> dict[str, int]:
 
 
 @shared_task
+def runs_submit_pending() -> int:
+    """Submit every pending run (a worker has just started: runs created while no broker
+    answered need not wait for beat). Submitting twice is harmless: the second finds the run
+    no longer pending."""
+    pending = list(Run.objects.filter(state=RunState.PENDING).values_list("pk", flat=True))
+    for run_id in pending:
+        run_submit_task.delay(run_id)
+    return len(pending)
+
+
+@shared_task
 def runs_cleanup() -> int:
     """Delete finished runs' cluster objects after the retention period (rows and logs stay)."""
     retention = timedelta(seconds=getattr(settings, "WORKLOADS_RETENTION_SECONDS", 24 * 3600))
