@@ -139,7 +139,13 @@ def celery_worker(celery_session_worker, transactional_db):
     from workloads.models import Run
 
     yield celery_session_worker
-    Run.objects.exclude(monitor_token="").update(monitor_token="")
-    deadline = time.monotonic() + 30
-    while state.active_requests and time.monotonic() < deadline:
+    deadline, quiet_since = time.monotonic() + 60, None
+    while True:
+        Run.objects.exclude(monitor_token="").update(monitor_token="")
+        busy = state.active_requests or state.reserved_requests
+        quiet_since = None if busy else (quiet_since or time.monotonic())
+        if quiet_since and time.monotonic() - quiet_since > 0.3:  # idle, and stayed idle
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the worker still runs {len(state.active_requests)} task(s) after 60 s")
         time.sleep(0.05)

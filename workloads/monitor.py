@@ -53,7 +53,8 @@ class Follower:
     def start(self, runtime, handle: dict, since: int, wake: threading.Event) -> Follower:
         def read() -> None:
             try:
-                for line in runtime.logs(handle, self.pod, since=since, follow=True):
+                lines = runtime.logs(handle, self.pod, since=since, follow=True, stop=self.stopped)
+                for line in lines:
                     if not self._put(line):
                         return
                     wake.set()

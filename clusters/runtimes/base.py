@@ -7,6 +7,7 @@ mount path in a pod). Runtimes never import the workloads app.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,8 +111,16 @@ class Runtime(Protocol):
     def status(self, handle: dict) -> RunStatus: ...
 
     def logs(
-        self, handle: dict, pod: str, *, since: int = 0, follow: bool = False
-    ) -> Iterator[LogLine]: ...
+        self,
+        handle: dict,
+        pod: str,
+        *,
+        since: int = 0,
+        follow: bool = False,
+        stop: threading.Event | None = None,
+    ) -> Iterator[LogLine]:
+        """The pod's lines after `since`; with follow, until the pod ends or `stop` is set."""
+        ...
 
     def cancel(self, handle: dict) -> None: ...
 

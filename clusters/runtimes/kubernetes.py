@@ -7,6 +7,7 @@ panel restarted or someone deleted objects behind its back.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -132,9 +133,16 @@ class KubernetesRuntime:
         return RunStatus("succeeded", pods)
 
     def logs(
-        self, handle: dict, pod: str, *, since: int = 0, follow: bool = False
+        self,
+        handle: dict,
+        pod: str,
+        *,
+        since: int = 0,
+        follow: bool = False,
+        stop: threading.Event | None = None,
     ) -> Iterator[LogLine]:
-        """Lines of the pod's log; `since` counts lines already read (positions are line counts)."""
+        """Lines of the pod's log; `since` counts lines already read (positions are line counts).
+        `stop` is seen when the next chunk arrives (a quiet stream holds the reader until then)."""
         api = self._api()
         try:
             core = k8s.CoreV1Api(api)
@@ -143,6 +151,8 @@ class KubernetesRuntime:
             )
             position, pending = 0, b""
             for chunk in response.stream(4096):
+                if stop is not None and stop.is_set():
+                    break
                 pending += chunk
                 while b"\n" in pending:
                     line, pending = pending.split(b"\n", 1)

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from clusters.runtimes.base import (
 
 CANCEL_MARKER = "cancelled"
 FOLLOW_POLL_SECONDS = 0.05
+MAX_LINE_BYTES = 64 * 1024  # a longer run of output without a newline is stored in pieces
 READ_BYTES = 1 << 20  # bounds memory when catching up with a long log
 
 
@@ -162,9 +164,16 @@ class LocalRuntime:
         return RunStatus("succeeded", pods)
 
     def logs(
-        self, handle: dict, pod: str, *, since: int = 0, follow: bool = False
+        self,
+        handle: dict,
+        pod: str,
+        *,
+        since: int = 0,
+        follow: bool = False,
+        stop: threading.Event | None = None,
     ) -> Iterator[LogLine]:
-        """Complete lines from byte offset `since`; with follow, until the process has ended."""
+        """Complete lines from byte offset `since`; with follow, until the process has ended
+        (or `stop` is set: whoever follows has gone)."""
         record = next(item for item in handle["pods"] if item["name"] == pod)
         path = Path(record["log"])
         position = since
@@ -183,6 +192,10 @@ class LocalRuntime:
             for line in complete:
                 position += len(line) + 1
                 yield LogLine(line.decode("utf-8", "replace"), position)
+            if len(pending) >= MAX_LINE_BYTES:  # no newline in sight (\r progress bars): cut
+                position += len(pending)
+                yield LogLine(pending.decode("utf-8", "replace"), position)
+                pending = b""
             if len(chunk) == READ_BYTES:
                 continue  # a long backlog: read on before deciding anything
             if ended or not follow:
@@ -191,7 +204,10 @@ class LocalRuntime:
                     yield LogLine(pending.decode("utf-8", "replace"), position)
                 return
             if not chunk:
-                time.sleep(FOLLOW_POLL_SECONDS)
+                if stop is None:
+                    time.sleep(FOLLOW_POLL_SECONDS)
+                elif stop.wait(FOLLOW_POLL_SECONDS):
+                    return
 
     def cancel(self, handle: dict) -> None:
         workdir = Path(handle["workdir"])

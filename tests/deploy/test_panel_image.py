@@ -67,3 +67,5 @@ def test_run_monitors_never_take_the_slots_provisioning_and_submissions_need():
                 if service.get("command", [])[:4] == ["celery", "-A", "controlpanel", "worker"]}  # fmt: skip
     for workers in (procfile, composed):
         assert workers == {"worker": ({"celery"}, "prefork"), "monitor": ({"monitors"}, "threads")}
+    # The local cluster's runs are the worker's child processes; the monitor checks them by pid.
+    assert compose["monitor"]["pid"] == "service:worker"

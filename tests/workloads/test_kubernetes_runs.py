@@ -111,7 +111,8 @@ def test_the_log_can_still_be_watched_after_the_pods_are_deleted(
     ).json()["id"]
     run = wait_for_run(operator_api, run_id, timeout=180)
     stored = all_log_lines(operator_api, run_id)
-    assert stored and run["state"] == "failed"
+    assert run["state"] == "failed"
+    assert any("no such file" in line["text"] for line in stored)  # the pod's own error
     batch, core = k8s.BatchV1Api(kube_admin_api), k8s.CoreV1Api(kube_admin_api)
     selector = f"controlpanel.io/run-id={run_id}"
     for job in batch.list_namespaced_job(kube_namespace.name, label_selector=selector).items:

@@ -100,8 +100,8 @@ class PrintingPod:
     def __init__(self, total: int | None) -> None:
         self.total = total
 
-    def logs(self, handle, pod, since=0, follow=True):
-        position = since
+    def logs(self, handle, pod, since=0, follow=True, stop=None):
+        position = since  # `stop` left to the monitor's queue: this pod never pauses
         while self.total is None or position < self.total:
             position += 1
             yield LogLine(f"line {position}", position)
@@ -145,3 +145,65 @@ def test_waiting_for_the_store_loses_no_line():
         if not batch:
             time.sleep(0.01)
     assert positions == list(range(1, total + 1))
+
+
+def test_a_stopped_reader_of_a_quiet_pod_ends_at_once(tmp_path):
+    """A monitor that leaves (lease lost, another monitor took over) stops its readers even on
+    a pod that prints nothing: no thread left polling a log for a monitor that is gone."""
+    import subprocess
+    import sys
+    import threading
+
+    from clusters.runtimes.local import LocalRuntime, _now_iso, _process_start_ticks
+    from workloads.monitor import Follower
+
+    log = tmp_path / "quiet.log"
+    log.write_text("one line, then silence\n")
+    quiet = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        handle = {"runtime": "local", "workdir": str(tmp_path), "pods": [{
+            "name": "quiet", "pid": quiet.pid, "pid_start": _process_start_ticks(quiet.pid),
+            "log": str(log), "exit_file": str(tmp_path / "quiet.exit"), "started_at": _now_iso(),
+        }]}  # fmt: skip
+        follower = Follower("quiet").start(LocalRuntime(cluster=None), handle, 0, threading.Event())
+        assert [line.text for line in [follower.lines.get(timeout=5)]] == ["one line, then silence"]
+
+        follower.stop()
+        follower.thread.join(timeout=1)
+
+        assert not follower.thread.is_alive()
+        assert quiet.poll() is None  # the pod itself is not touched
+    finally:
+        quiet.kill()
+        quiet.wait()
+
+
+def test_output_without_newlines_is_stored_in_pieces_and_resumes_where_it_stopped(tmp_path):
+    """A progress bar redrawn with \\r never ends its line: it is cut into pieces instead of
+    being held in memory, and reading on from the last position loses nothing."""
+    import subprocess
+    import sys
+
+    from clusters.runtimes.local import MAX_LINE_BYTES, LocalRuntime, _now_iso, _process_start_ticks
+
+    log = tmp_path / "bar.log"
+    bar = "".join(f"\r{n:3d}% [{'#' * (n // 2):50s}]" for n in range(101)) * 20
+    assert len(bar) > MAX_LINE_BYTES
+    log.write_text("starting\n" + bar)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        handle = {"runtime": "local", "workdir": str(tmp_path), "pods": [{
+            "name": "bar", "pid": alive.pid, "pid_start": _process_start_ticks(alive.pid),
+            "log": str(log), "exit_file": str(tmp_path / "bar.exit"), "started_at": _now_iso(),
+        }]}  # fmt: skip
+        runtime = LocalRuntime(cluster=None)
+        first = list(runtime.logs(handle, "bar"))
+        assert [line.text for line in first] == ["starting", bar]
+
+        with log.open("a") as out:
+            out.write("\ndone\n")
+        rest = list(runtime.logs(handle, "bar", since=first[-1].position))
+        assert [line.text for line in rest] == ["", "done"]
+    finally:
+        alive.kill()
+        alive.wait()

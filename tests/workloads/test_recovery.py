@@ -149,7 +149,11 @@ def test_runs_created_while_the_broker_was_down_start_when_a_worker_is_ready(
 ):
     """`make run` seeds its demo runs before Redis is up: the enqueue fails and the runs stay
     pending. A worker coming up submits them; it does not wait for beat."""
+    from celery.signals import worker_ready
+
     from controlpanel.celery import _submit_pending_runs
+
+    assert _submit_pending_runs in [receiver() for _key, receiver in worker_ready.receivers]
 
     template = WorkloadTemplate.objects.get(slug="face-identification")
     cleaned = services.run_prepare(template=template, cluster=local_cluster, params={})

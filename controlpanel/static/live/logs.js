@@ -151,8 +151,8 @@
   out.addEventListener("scroll", function () {
     // Scrolling up pauses following; scrolling back to the bottom resumes it. The page's own
     // scrolls (following) are not the user's: lines may have arrived since, so ignore them.
-    if (Math.abs(out.scrollTop - ownScrollTop) <= 1) return;
-    followEl.checked = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+    if (out.scrollTop + out.clientHeight >= out.scrollHeight - 4) followEl.checked = true;
+    else if (Math.abs(out.scrollTop - ownScrollTop) > 1) followEl.checked = false;
   });
   followEl.addEventListener("change", function () {
     if (followEl.checked) scrollToEnd();
