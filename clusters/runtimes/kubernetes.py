@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -37,6 +38,18 @@ def pipeline_accepts_shards() -> bool:
 
     lanes = _parser()._subparsers._group_actions[0].choices["lanes"]  # noqa: SLF001
     return any("--shard-index" in action.option_strings for action in lanes._actions)  # noqa: SLF001
+
+
+def _interrupt_on(stop: threading.Event, done: threading.Event, response, *, name: str) -> None:
+    """Shut the log stream's socket when `stop` is set, waking the read blocked on it."""
+
+    def watch() -> None:
+        while not done.is_set():
+            if stop.wait(0.5):
+                response.shutdown()
+                return
+
+    threading.Thread(target=watch, daemon=True, name=name).start()
 
 
 class KubernetesRuntime:
@@ -142,29 +155,35 @@ class KubernetesRuntime:
         stop: threading.Event | None = None,
     ) -> Iterator[LogLine]:
         """Lines of the pod's log; `since` counts lines already read (positions are line counts).
-        `stop` is seen when the next chunk arrives (a quiet stream holds the reader until then)."""
+        Setting `stop` ends a follow at once, even on a pod that prints nothing."""
         api = self._api()
+        done = threading.Event()
         try:
             core = k8s.CoreV1Api(api)
             response = core.read_namespaced_pod_log(
                 pod, handle["namespace"], follow=follow, _preload_content=False
             )
+            if follow and stop is not None:
+                _interrupt_on(stop, done, response, name=f"log-stop-{pod}")
             position, pending = 0, b""
             for chunk in response.stream(4096):
                 if stop is not None and stop.is_set():
-                    break
-                pending += chunk
-                while b"\n" in pending:
-                    line, pending = pending.split(b"\n", 1)
+                    return
+                *complete, pending = (pending + chunk).split(b"\n")
+                for line in complete:
                     position += 1
                     if position > since:
                         yield LogLine(line.decode("utf-8", "replace"), position)
-            if pending:
+            if pending and not (stop is not None and stop.is_set()):
                 position += 1
                 if position > since:
                     yield LogLine(pending.decode("utf-8", "replace"), position)
             response.release_conn()
+        except urllib3.exceptions.HTTPError:
+            if stop is None or not stop.is_set():
+                raise  # the stream broke by itself: the monitor reports it and follows again
         finally:
+            done.set()
             api.close()
 
     def cancel(self, handle: dict) -> None:

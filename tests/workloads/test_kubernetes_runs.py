@@ -177,3 +177,35 @@ def test_bad_parameters_create_nothing(
     assert response.status_code == 400
     assert "parallelism" in response.json()
     assert not k8s.BatchV1Api(kube_api).list_namespaced_job(kube_namespace.name).items
+
+
+def test_a_stopped_reader_of_a_silent_pod_ends_at_once(
+    kube_cluster, kube_namespace, kube_admin_api
+):
+    """A monitor that leaves stops its readers even when the pod prints nothing more: the log
+    stream through the API server is shut, not left holding a thread and a connection."""
+    import threading
+
+    from clusters.runtimes.kubernetes import KubernetesRuntime
+    from workloads.monitor import Follower
+
+    core = k8s.CoreV1Api(kube_admin_api)
+    scripted = {"standin-kubelet/run-seconds": "600", "standin-kubelet/log": "hello"}
+    core.create_namespaced_pod(kube_namespace.name, k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="silent", annotations=scripted),
+        spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="silent", image="busybox")]),
+    ))  # fmt: skip
+    wait_for(lambda: core.read_namespaced_pod("silent", kube_namespace.name).status.phase
+             == "Running", timeout=60)  # fmt: skip
+    handle = {"runtime": "kubernetes", "namespace": kube_namespace.name}
+    follower = Follower("silent").start(
+        KubernetesRuntime(kube_cluster), handle, 0, threading.Event()
+    )
+    first = [follower.lines.get(timeout=30).text, follower.lines.get(timeout=30).text]
+    assert "hello" in first  # its log so far; then it prints nothing
+
+    follower.stop()
+    follower.thread.join(timeout=3)
+
+    assert not follower.thread.is_alive()
+    assert core.read_namespaced_pod("silent", kube_namespace.name).status.phase == "Running"
