@@ -73,16 +73,18 @@ def test_parallel_lane_batch_processes_each_input_once(
     assert run["progress"] == 100
 
 
+def submit_missing_input_run(api, cluster) -> int:
+    """A lane run on the test bed whose one input does not exist: its pod exits 1."""
+    params = {"volume": "footage", "inputs": ["input/missing.jpg"]}
+    body = {"template": "lane-detection", "cluster": cluster.name, "params": params}
+    return api.post("/api/runs/", body, format="json").json()["id"]
+
+
 def test_failing_pod_reports_its_exit_code(
     celery_worker, presets, kube_cluster, footage, operator_api
 ):
     """A pod whose input is missing exits 1: the run fails and names the pod and the code."""
-    params = {"volume": "footage", "inputs": ["input/missing.jpg"]}
-    run_id = operator_api.post(
-        "/api/runs/",
-        {"template": "lane-detection", "cluster": kube_cluster.name, "params": params},
-        format="json",
-    ).json()["id"]
+    run_id = submit_missing_input_run(operator_api, kube_cluster)
 
     run = wait_for_run(operator_api, run_id, timeout=180)
 
@@ -103,12 +105,7 @@ def test_the_log_can_still_be_watched_after_the_pods_are_deleted(
     from tests.factories import UserFactory
     from tests.live.conftest import communicator, receive_until_type, token_for
 
-    params = {"volume": "footage", "inputs": ["input/missing.jpg"]}
-    run_id = operator_api.post(
-        "/api/runs/",
-        {"template": "lane-detection", "cluster": kube_cluster.name, "params": params},
-        format="json",
-    ).json()["id"]
+    run_id = submit_missing_input_run(operator_api, kube_cluster)
     run = wait_for_run(operator_api, run_id, timeout=180)
     stored = all_log_lines(operator_api, run_id)
     assert run["state"] == "failed"

@@ -147,63 +147,63 @@ def test_waiting_for_the_store_loses_no_line():
     assert positions == list(range(1, total + 1))
 
 
-def test_a_stopped_reader_of_a_quiet_pod_ends_at_once(tmp_path):
+@pytest.fixture
+def running_pod(tmp_path):
+    """A local-cluster pod that is running and prints nothing by itself: (handle, log file);
+    tests write its log."""
+    import subprocess
+    import sys
+
+    from clusters.runtimes.local import _now_iso, _process_start_ticks
+
+    log = tmp_path / "pod.log"
+    log.touch()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    handle = {"runtime": "local", "workdir": str(tmp_path), "pods": [{
+        "name": "pod", "pid": alive.pid, "pid_start": _process_start_ticks(alive.pid),
+        "log": str(log), "exit_file": str(tmp_path / "pod.exit"), "started_at": _now_iso(),
+    }]}  # fmt: skip
+    yield handle, log
+    alive.kill()
+    alive.wait()
+
+
+def test_a_stopped_reader_of_a_quiet_pod_ends_at_once(running_pod):
     """A monitor that leaves (lease lost, another monitor took over) stops its readers even on
     a pod that prints nothing: no thread left polling a log for a monitor that is gone."""
-    import subprocess
-    import sys
     import threading
 
-    from clusters.runtimes.local import LocalRuntime, _now_iso, _process_start_ticks
+    from clusters.runtimes.local import LocalRuntime
     from workloads.monitor import Follower
 
-    log = tmp_path / "quiet.log"
+    handle, log = running_pod
     log.write_text("one line, then silence\n")
-    quiet = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        handle = {"runtime": "local", "workdir": str(tmp_path), "pods": [{
-            "name": "quiet", "pid": quiet.pid, "pid_start": _process_start_ticks(quiet.pid),
-            "log": str(log), "exit_file": str(tmp_path / "quiet.exit"), "started_at": _now_iso(),
-        }]}  # fmt: skip
-        follower = Follower("quiet").start(LocalRuntime(cluster=None), handle, 0, threading.Event())
-        assert [line.text for line in [follower.lines.get(timeout=5)]] == ["one line, then silence"]
+    runtime = LocalRuntime(cluster=None)
+    follower = Follower("pod").start(runtime, handle, 0, threading.Event())
+    assert follower.lines.get(timeout=5).text == "one line, then silence"
 
-        follower.stop()
-        follower.thread.join(timeout=1)
+    follower.stop()
+    follower.thread.join(timeout=1)
 
-        assert not follower.thread.is_alive()
-        assert quiet.poll() is None  # the pod itself is not touched
-    finally:
-        quiet.kill()
-        quiet.wait()
+    assert not follower.thread.is_alive()
+    assert runtime.status(handle).state == "running"  # the pod itself is not touched
 
 
-def test_output_without_newlines_is_stored_in_pieces_and_resumes_where_it_stopped(tmp_path):
+def test_output_without_newlines_is_stored_in_pieces_and_resumes_where_it_stopped(running_pod):
     """A progress bar redrawn with \\r never ends its line: it is cut into pieces instead of
     being held in memory, and reading on from the last position loses nothing."""
-    import subprocess
-    import sys
+    from clusters.runtimes.local import MAX_LINE_BYTES, LocalRuntime
 
-    from clusters.runtimes.local import MAX_LINE_BYTES, LocalRuntime, _now_iso, _process_start_ticks
-
-    log = tmp_path / "bar.log"
+    handle, log = running_pod
     bar = "".join(f"\r{n:3d}% [{'#' * (n // 2):50s}]" for n in range(101)) * 20
     assert len(bar) > MAX_LINE_BYTES
     log.write_text("starting\n" + bar)
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        handle = {"runtime": "local", "workdir": str(tmp_path), "pods": [{
-            "name": "bar", "pid": alive.pid, "pid_start": _process_start_ticks(alive.pid),
-            "log": str(log), "exit_file": str(tmp_path / "bar.exit"), "started_at": _now_iso(),
-        }]}  # fmt: skip
-        runtime = LocalRuntime(cluster=None)
-        first = list(runtime.logs(handle, "bar"))
-        assert [line.text for line in first] == ["starting", bar]
+    runtime = LocalRuntime(cluster=None)
 
-        with log.open("a") as out:
-            out.write("\ndone\n")
-        rest = list(runtime.logs(handle, "bar", since=first[-1].position))
-        assert [line.text for line in rest] == ["", "done"]
-    finally:
-        alive.kill()
-        alive.wait()
+    first = list(runtime.logs(handle, "pod"))
+    assert [line.text for line in first] == ["starting", bar]
+
+    with log.open("a") as out:
+        out.write("\ndone\n")
+    rest = list(runtime.logs(handle, "pod", since=first[-1].position))
+    assert [line.text for line in rest] == ["", "done"]
