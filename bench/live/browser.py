@@ -8,10 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bench.live.camera_bench import django_setup
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 
 VIEWER_CODE = """
 from controlpanel.choices import Role

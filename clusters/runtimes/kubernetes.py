@@ -167,14 +167,12 @@ class KubernetesRuntime:
                 _interrupt_on(stop, done, response, name=f"log-stop-{pod}")
             position, pending = 0, b""
             for chunk in response.stream(4096):
-                if stop is not None and stop.is_set():
-                    return
                 *complete, pending = (pending + chunk).split(b"\n")
                 for line in complete:
                     position += 1
                     if position > since:
                         yield LogLine(line.decode("utf-8", "replace"), position)
-            if pending and not (stop is not None and stop.is_set()):
+            if pending:
                 position += 1
                 if position > since:
                     yield LogLine(pending.decode("utf-8", "replace"), position)

@@ -175,6 +175,7 @@ class LocalRuntime:
         """Complete lines from byte offset `since`; with follow, until the process has ended
         (or `stop` is set: whoever follows has gone)."""
         record = next(item for item in handle["pods"] if item["name"] == pod)
+        stop = stop or threading.Event()
         path = Path(record["log"])
         position = since
         pending = b""
@@ -203,11 +204,8 @@ class LocalRuntime:
                     position += len(pending)
                     yield LogLine(pending.decode("utf-8", "replace"), position)
                 return
-            if not chunk:
-                if stop is None:
-                    time.sleep(FOLLOW_POLL_SECONDS)
-                elif stop.wait(FOLLOW_POLL_SECONDS):
-                    return
+            if not chunk and stop.wait(FOLLOW_POLL_SECONDS):
+                return
 
     def cancel(self, handle: dict) -> None:
         workdir = Path(handle["workdir"])
