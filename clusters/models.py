@@ -14,7 +14,7 @@ from clusters.choices import (
     ConnectionTestStatus,
     CredentialKind,
 )
-from controlpanel.crypto import EncryptedTextField, decrypt
+from core.crypto import EncryptedTextField, decrypt
 
 
 class Credential(models.Model):
@@ -147,7 +147,7 @@ class Volume(models.Model):
 
 
 # The Azure models live in their own module; importing them here registers them with the app.
-from clusters.models_azure import (  # noqa: E402,F401
+from clusters.azure.models import (  # noqa: E402,F401
     AksCluster,
     AzureOperation,
     ContainerRegistry,

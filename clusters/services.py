@@ -22,9 +22,9 @@ from clusters.choices import (
 )
 from clusters.models import Cluster, Credential
 from clusters.probe import ProbeError, Snapshot, probe_kubernetes, probe_local
-from controlpanel.choices import AuditAction
-from controlpanel.crypto import encrypt
-from controlpanel.services import SYSTEM, Actor, audit_record
+from core.choices import AuditAction
+from core.crypto import encrypt
+from core.services import SYSTEM, Actor, audit_record
 
 logger = logging.getLogger(__name__)
 

@@ -24,5 +24,5 @@ urlpatterns = [
         name="credential-delete",
     ),
     path("credentials/<int:pk>/test/", views.CredentialTestView.as_view(), name="credential-test"),
-    path("", include("clusters.azure_urls")),
+    path("", include("clusters.azure.urls")),
 ]

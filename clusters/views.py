@@ -18,9 +18,9 @@ from clusters.forms import (
 )
 from clusters.models import Cluster, Credential
 from clusters.tasks import cluster_refresh_task
-from controlpanel.choices import Role
-from controlpanel.permissions import RoleRequiredMixin
-from controlpanel.services import Actor
+from core.choices import Role
+from core.permissions import RoleRequiredMixin
+from core.services import Actor
 
 
 class ClusterListView(RoleRequiredMixin, View):

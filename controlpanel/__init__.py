@@ -1,4 +1,4 @@
-"""The control panel's Django project: settings, wiring, accounts, audit log."""
+"""The control panel's Django project: settings, URL and websocket maps, the Celery app."""
 
 from controlpanel.celery import app as celery_app
 

@@ -2,8 +2,7 @@ from django.apps import AppConfig
 
 
 class ControlPanelConfig(AppConfig):
+    """The project package as an app only for its management command (`bootstrap_demo`)."""
+
     name = "controlpanel"
     verbose_name = "Control panel"
-
-    def ready(self) -> None:
-        from controlpanel import signals  # noqa: F401  (connects the audit receivers)

@@ -9,9 +9,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from controlpanel.crypto import verify_keys  # noqa: E402
-from controlpanel.ws_auth import WebsocketAuthMiddleware  # noqa: E402
-from workloads.routing import websocket_urlpatterns  # noqa: E402
+from controlpanel.routing import websocket_urlpatterns  # noqa: E402
+from core.crypto import verify_keys  # noqa: E402
+from core.websockets import WebsocketAuthMiddleware  # noqa: E402
 
 # Refuse to serve with keys that cannot read the stored secrets (the message says how to fix it).
 if os.environ.get("CONTROLPANEL_SKIP_KEY_CHECK") != "1":

@@ -15,7 +15,7 @@ app.autodiscover_tasks()
 @worker_init.connect
 def _verify_encryption_keys(**_kwargs) -> None:
     """Refuse to start a worker that could not read the stored secrets."""
-    from controlpanel.crypto import verify_keys
+    from core.crypto import verify_keys
 
     verify_keys()
 

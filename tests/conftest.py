@@ -16,7 +16,18 @@ from collections.abc import Callable, Iterator
 import pytest
 from cryptography.fernet import Fernet
 
-pytest_plugins = ["tests.fixtures.accounts", "tests.fixtures.browser", "tests.kube.plugin"]
+pytest_plugins = [
+    "tests.fixtures.accounts",
+    "tests.fixtures.browser",
+    "tests.fixtures.live",
+    "tests.kube.plugin",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API leaves an event loop running in the main
+    thread, after which the websocket tests' `asyncio.run` refuses to start."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 def free_port() -> int:
@@ -85,7 +96,7 @@ def _wire_session_services(redis_url: str, tmp_path_factory) -> Iterator[None]:
     from django.conf import settings
 
     from controlpanel.celery import app
-    from controlpanel.crypto import _multifernet
+    from core.crypto import _multifernet
 
     data_dir = tmp_path_factory.mktemp("data")
     os.environ["REDIS_URL"] = redis_url

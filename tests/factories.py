@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 
 from clusters.choices import ClusterKind, ClusterStatus
 from clusters.models import Cluster
-from controlpanel.choices import Role
-from controlpanel.models import Profile
+from core.choices import Role
+from core.models import Profile
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -23,16 +23,16 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.contrib.auth import get_user_model
 
-from controlpanel.choices import Role
-from controlpanel.selectors import has_role
+from core.websockets import (
+    CLOSE_NOT_FOUND,
+    RECHECK_S,
+    access_verdict,
+    connect_refusal,
+    query_param,
+)
 from workloads.models import Run, RunLogLine
 from workloads.realtime import run_group
-
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
 
 TAIL_DEFAULT = 500
 TAIL_MAX = 10_000
@@ -40,39 +40,6 @@ FILL_BATCH = 1000
 WINDOW = 5000  # lines sent but not acknowledged; beyond it the client is fed from the DB
 TICK_S = 1.0
 HEARTBEAT_S = 5.0
-RECHECK_S = 5.0
-
-
-def query_param(scope: dict, name: str) -> str | None:
-    from urllib.parse import parse_qs
-
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
-    return values[0] if values else None
-
-
-def refreshed_user(user):
-    """The user as the database has it now (role changes, deactivation), or None."""
-    if user is None or not user.is_authenticated:
-        return None
-    return get_user_model().objects.select_related("profile").filter(pk=user.pk).first()
-
-
-def can_view(user) -> bool:
-    """Watching logs and cameras is reading: the same rule as pages and the API (viewer+)."""
-    return has_role(user, Role.VIEWER)
-
-
-def access_verdict(user, watched) -> int | None:
-    """The close code for a watcher who may no longer watch `watched` (a queryset of the one
-    object), or None while they may."""
-    user = refreshed_user(user)
-    if user is None or not user.is_active:
-        return CLOSE_UNAUTHENTICATED
-    if not can_view(user):
-        return CLOSE_FORBIDDEN
-    if not watched.exists():
-        return CLOSE_NOT_FOUND
-    return None
 
 
 def line_message(line: RunLogLine) -> dict[str, Any]:
@@ -95,11 +62,9 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
         self.lock = asyncio.Lock()
         self.ticker: asyncio.Task | None = None
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        if not can_view(user):
-            await self.close(code=CLOSE_FORBIDDEN)
+        refusal = connect_refusal(user)
+        if refusal is not None:
+            await self.close(code=refusal)
             return
         if not await self._run_exists():
             await self.close(code=CLOSE_NOT_FOUND)

@@ -8,7 +8,6 @@ from django.db import models
 
 from workloads.choices import (
     ACTIVE_STATES,
-    CameraProcessing,
     FaceStatus,
     OutputKind,
     PodPhase,
@@ -196,26 +195,3 @@ class FaceResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image}: {self.person or self.status}"
-
-
-class Camera(models.Model):
-    """A video source shown on the camera wall: a URL, or a camera-stream run serving MJPEG."""
-
-    name = models.CharField(max_length=100, unique=True)
-    source_url = models.CharField(max_length=1000, blank=True)
-    run = models.ForeignKey(
-        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="cameras"
-    )
-    processing = models.CharField(
-        max_length=8, choices=CameraProcessing.choices, default=CameraProcessing.NONE
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name

@@ -2,10 +2,8 @@
 
 from django.urls import path
 
-from workloads.camera_consumer import CameraFrameConsumer
 from workloads.consumers import RunLogConsumer
 
 websocket_urlpatterns = [
     path("ws/runs/<int:run_id>/logs/", RunLogConsumer.as_asgi()),
-    path("ws/cameras/<int:camera_id>/frames/", CameraFrameConsumer.as_asgi()),
 ]

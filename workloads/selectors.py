@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.db.models import Q, QuerySet
 
 from workloads.choices import ACTIVE_STATES
@@ -45,3 +47,22 @@ def recent_runs(limit: int = 5) -> QuerySet[Run]:
 
 def active_run_count() -> int:
     return Run.objects.filter(state__in=ACTIVE_STATES).count()
+
+
+LOG_TEXT_CHUNK = 2000
+
+
+def run_log_text(run_id: int) -> Iterator[str]:
+    """The run's stored log as text lines, read in chunks so a long log is never all in memory."""
+    after = 0
+    while True:
+        rows = list(
+            RunLogLine.objects.filter(run_id=run_id, cursor__gt=after)
+            .order_by("cursor")
+            .values_list("cursor", "time", "pod", "text")[:LOG_TEXT_CHUNK]
+        )
+        for _cursor, time, pod, text in rows:
+            yield f"{time.isoformat()} [{pod}] {text}\n"
+        if len(rows) < LOG_TEXT_CHUNK:
+            return
+        after = rows[-1][0]

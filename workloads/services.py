@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import Cluster
-from controlpanel.choices import AuditAction
-from controlpanel.services import Actor, audit_record
+from core.choices import AuditAction
+from core.services import Actor, audit_record
 from workloads.choices import ACTIVE_STATES, FINAL_STATES, RunState
 from workloads.models import Run, WorkloadTemplate
 from workloads.params import clean_params, is_dns1123_label
@@ -126,7 +126,6 @@ def run_delete(*, actor: Actor, run: Run) -> None:
     if run.state in ACTIVE_STATES:
         raise ValidationError({"state": "Cancel the run before deleting it."})
     audit_record(actor=actor, action=AuditAction.DELETE, obj=run)
-    run.cameras.update(run=None)
     run.delete()
 
 

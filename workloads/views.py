@@ -5,20 +5,20 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from clusters.selectors import cluster_list
-from controlpanel.choices import Role
-from controlpanel.permissions import RoleRequiredMixin
-from controlpanel.services import Actor
+from core.choices import Role
+from core.permissions import RoleRequiredMixin
+from core.services import Actor
 from workloads import selectors, services
 from workloads.choices import RunState
 from workloads.files import ranged_file_response, safe_path
 from workloads.filtersets import RunFilterSet
 from workloads.forms import RunForm, TemplateSaveForm
-from workloads.models import FaceResult, RunOutput
+from workloads.models import FaceResult, Run, RunOutput
 
 LOG_PAGE_LINES = 200
 
@@ -217,3 +217,15 @@ class TemplateDeleteView(RoleRequiredMixin, View):
         else:
             messages.success(request, f"Template {template.name} deleted.")
         return redirect("template-list")
+
+
+class RunLogDownloadView(RoleRequiredMixin, View):
+    """The run's full stored log as a file, streamed."""
+
+    def get(self, request, pk: int):
+        run = get_object_or_404(Run, pk=pk)
+        response = StreamingHttpResponse(
+            selectors.run_log_text(run.pk), content_type="text/plain; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}.log"'
+        return response

@@ -11,8 +11,8 @@ from bench.live.camera_bench import django_setup
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 
 VIEWER_CODE = """
-from controlpanel.choices import Role
-from controlpanel.services import SYSTEM, user_create
+from core.choices import Role
+from core.services import SYSTEM, user_create
 user_create(actor=SYSTEM, username={username!r}, password={password!r}, role=Role.VIEWER)
 """
 

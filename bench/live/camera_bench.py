@@ -76,7 +76,7 @@ def django_setup(env: dict, code: str) -> str:
 
 
 TOKEN_CODE = """
-from controlpanel.services import SYSTEM, token_create
+from core.services import SYSTEM, token_create
 from django.contrib.auth import get_user_model
 print(token_create(actor=SYSTEM, user=get_user_model().objects.get(username='admin'), name='bench')[1])
 """
@@ -195,7 +195,7 @@ def main() -> None:
     try:
         wait_http(f"http://127.0.0.1:{stream_port}/healthz")
         token = django_setup(env, TOKEN_CODE).splitlines()[-1]
-        camera_id = django_setup(env, "from workloads.models import Camera; print(Camera.objects.create("
+        camera_id = django_setup(env, "from cameras.models import Camera; print(Camera.objects.create("
                                  f"name='bench', source_url='http://127.0.0.1:{stream_port}/stream.mjpg').pk)").splitlines()[-1]  # fmt: skip
         url = base.replace("http", "ws") + f"/ws/cameras/{camera_id}/frames/"
         samples: list = []

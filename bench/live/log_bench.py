@@ -255,7 +255,7 @@ def summary(reader: Reader, expected: int) -> str:
 
 def bench_run(args, env: dict, base: str, token: str, procs: list, page=None) -> None:
     # The demo cameras' runs would hold the worker (their monitors last as long as the stream).
-    django_setup(env, "from workloads.models import Camera, Run; Camera.objects.all().delete(); "
+    django_setup(env, "from cameras.models import Camera; from workloads.models import Run; Camera.objects.all().delete(); "
                       "Run.objects.all().delete()")  # fmt: skip
     procs.append(subprocess.Popen(
         [os.path.join(os.path.dirname(PY), "celery"), "-A", "controlpanel", "worker", "--concurrency", "1",

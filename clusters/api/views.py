@@ -16,8 +16,8 @@ from clusters.api.serializers import (
 from clusters.filtersets import ClusterFilterSet, CredentialFilterSet
 from clusters.kubeconfig import KubeconfigError
 from clusters.tasks import cluster_refresh_task
-from controlpanel.choices import Role
-from controlpanel.services import Actor
+from core.choices import Role
+from core.services import Actor
 
 
 class AcceptedSerializer(serializers.Serializer):

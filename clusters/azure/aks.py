@@ -13,8 +13,9 @@ from collections.abc import Callable
 from azure.core.exceptions import ResourceNotFoundError
 
 from clusters.azure import clients
+from clusters.azure.choices import OperationKind
 from clusters.azure.clients import ServicePrincipal
-from clusters.models_azure import AksCluster, AzureOperation, OperationKind
+from clusters.azure.models import AksCluster, AzureOperation
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, str], None]

@@ -10,19 +10,16 @@ import datetime as dt
 import logging
 
 from azure.core.exceptions import AzureError
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from clusters.azure import aks, clients
+from clusters.azure.choices import OperationKind, OperationStatus
 from clusters.azure.errors import AzureFailure, describe
+from clusters.azure.models import AksCluster, AzureOperation
 from clusters.choices import ClusterStatus
 from clusters.models import Cluster
-from clusters.models_azure import (
-    AksCluster,
-    AzureOperation,
-    OperationKind,
-    OperationStatus,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -87,21 +84,26 @@ def operation_run(*, operation_id: int) -> str | None:
     try:
         runners.RUNNERS[OperationKind(op.kind)](op, report)
     except AzureFailure as failure:
-        _finish(op, failure)
-        _after_failure(op)
+        _fail(op, failure)
         return OperationStatus.FAILED
     except AzureError as exc:
         failure = describe(exc)
-        _finish(op, failure)
-        _after_failure(op)
+        _fail(op, failure)
         logger.warning("azure operation %s failed: %s", op.pk, failure.code)
         return OperationStatus.FAILED
     except Exception as exc:  # noqa: BLE001 - a bug must not leave the row running; re-raised
-        _finish(op, AzureFailure("InternalError", f"{type(exc).__name__}: {exc}", "See the worker log."))  # fmt: skip
-        _after_failure(op)
+        _fail(op, AzureFailure("InternalError", f"{type(exc).__name__}: {exc}", "See the worker log."))  # fmt: skip
         raise
     _finish(op, None)
     return OperationStatus.SUCCEEDED
+
+
+@transaction.atomic
+def _fail(op: AzureOperation, failure: AzureFailure) -> None:
+    """The operation and its cluster say it failed together: nobody sees one without the
+    other."""
+    _finish(op, failure)
+    _after_failure(op)
 
 
 def _after_failure(op: AzureOperation) -> None:

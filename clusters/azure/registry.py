@@ -16,13 +16,14 @@ from kubernetes.client.exceptions import ApiException
 
 from clusters import kubeconfig as kubeconfig_mod
 from clusters.azure import aks, clients
+from clusters.azure.choices import OperationKind
 from clusters.azure.errors import AzureFailure
+from clusters.azure.models import AzureOperation, ContainerRegistry, PullSecret
 from clusters.azure.services import AzureInputError, _check_credential, _enqueue
 from clusters.models import Cluster, Credential
-from clusters.models_azure import AzureOperation, ContainerRegistry, OperationKind, PullSecret
 from clusters.services import service_principal_of
-from controlpanel.choices import AuditAction
-from controlpanel.services import Actor, audit_record
+from core.choices import AuditAction
+from core.services import Actor, audit_record
 
 REGISTRY_ID_RE = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<group>[^/]+)/providers/"

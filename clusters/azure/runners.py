@@ -9,11 +9,12 @@ from django.utils import timezone
 
 from clusters import services as cluster_services
 from clusters.azure import aks
+from clusters.azure.choices import OperationKind
+from clusters.azure.models import AksCluster, AzureOperation
 from clusters.azure.operations import aks_of
 from clusters.choices import ConnectionTestStatus, CredentialKind
 from clusters.kubeconfig import parse
 from clusters.models import Cluster, Credential
-from clusters.models_azure import AksCluster, AzureOperation, OperationKind
 
 Runner = Callable[[AzureOperation, aks.Progress], None]
 

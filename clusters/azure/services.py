@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from clusters.azure.choices import ACTIVE_STATUSES, OperationKind
+from clusters.azure.models import AksCluster, AzureOperation
 from clusters.choices import ClusterKind, ClusterStatus, CredentialKind
 from clusters.models import Cluster, Credential
-from clusters.models_azure import (
-    ACTIVE_STATUSES,
-    AksCluster,
-    AzureOperation,
-    OperationKind,
-)
-from controlpanel.choices import AuditAction
-from controlpanel.services import Actor, audit_record
+from core.choices import AuditAction
+from core.services import Actor, audit_record
 
 
 class AzureInputError(ValueError):
@@ -182,7 +178,7 @@ def file_share_create(
     namespace: str = "",
 ):
     """Record a share for `cluster` and queue: account, share, Secret + PV + claim, Volume."""
-    from clusters.models_azure import FileShare
+    from clusters.azure.models import FileShare
 
     _check_credential(credential)
     if cluster.credential_id is None:

@@ -13,9 +13,9 @@ from kubernetes.client.exceptions import ApiException
 from clusters import kubeconfig as kubeconfig_mod
 from clusters.azure import aks, clients
 from clusters.azure.clients import ServicePrincipal
+from clusters.azure.models import AzureOperation, FileShare
 from clusters.choices import AccessMode
 from clusters.models import Cluster, Volume
-from clusters.models_azure import AzureOperation, FileShare
 from clusters.services import service_principal_of
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from controlpanel.choices import Role
+from core.choices import Role
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.kubernetes, pytest.mark.slow]

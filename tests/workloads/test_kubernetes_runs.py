@@ -12,7 +12,7 @@ from kubernetes import client as k8s
 
 from clusters.models import Volume
 from clusters.services import cluster_import
-from controlpanel.services import SYSTEM
+from core.services import SYSTEM
 from media_pipeline import samples
 from tests.conftest import wait_for
 from tests.kube.test_testbed import azure_file_claim
@@ -101,9 +101,9 @@ def test_the_log_can_still_be_watched_after_the_pods_are_deleted(
     import asyncio
 
     import controlpanel.asgi  # noqa: F401 - imported outside the event loop (it reads the DB)
-    from controlpanel.choices import Role
+    from core.choices import Role
     from tests.factories import UserFactory
-    from tests.live.conftest import communicator, receive_until_type, token_for
+    from tests.fixtures.live import communicator, receive_until_type, token_for
 
     run_id = submit_missing_input_run(operator_api, kube_cluster)
     run = wait_for_run(operator_api, run_id, timeout=180)

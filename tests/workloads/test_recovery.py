@@ -122,7 +122,7 @@ def test_job_deleted_behind_the_panels_back_is_marked_lost_by_beat(
     """Someone deletes the run's Job with kubectl while its monitor is gone: beat's reconcile
     restarts a monitor, which finds the objects missing and marks the run lost."""
     from clusters.services import cluster_import
-    from controlpanel.services import SYSTEM
+    from core.services import SYSTEM
 
     cluster = cluster_import(
         actor=SYSTEM, name="testbed", kubeconfig=kube_kubeconfig, namespace=kube_namespace.name

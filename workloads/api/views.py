@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clusters.selectors import cluster_get_by_ref
-from controlpanel.services import Actor
+from core.services import Actor
 from workloads import selectors, services
 from workloads.api.serializers import (
     LogPageSerializer,

@@ -10,10 +10,12 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from cameras.bootstrap import bootstrap_demo_cameras
 from clusters.services import cluster_ensure_local
-from controlpanel.choices import Role
-from controlpanel.crypto import ensure_key_file
-from controlpanel.services import SYSTEM, user_create
+from core.choices import Role
+from core.crypto import ensure_key_file
+from core.services import SYSTEM, user_create
+from workloads.bootstrap import bootstrap_demo as bootstrap_presets
 
 
 class Command(BaseCommand):
@@ -41,16 +43,7 @@ class Command(BaseCommand):
         self._extra_steps()
 
     def _extra_steps(self) -> None:
-        """Demo data of the other apps (workload presets, demo cameras), when they provide it."""
-        from django.utils.module_loading import import_string
-
-        for path in (
-            "workloads.bootstrap.bootstrap_demo",
-            "workloads.cameras_bootstrap.bootstrap_demo_cameras",
-        ):
-            try:
-                step = import_string(path)
-            except ImportError:
-                continue
+        """Demo data of the apps: workload presets, then the demo cameras."""
+        for step in (bootstrap_presets, bootstrap_demo_cameras):
             for line in step() or []:
                 self.stdout.write(line)

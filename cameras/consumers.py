@@ -1,0 +1,143 @@
+"""Live camera frames over a websocket: `/ws/cameras/<id>/frames/`.
+
+Each frame is one binary message: 16 bytes of header (sequence number and capture time in ms
+since the epoch, both big-endian unsigned 64-bit) followed by the JPEG. Text messages are JSON
+control messages (`hello`, `status`).
+
+A slow viewer skips frames instead of buffering: the consumer keeps only the newest frame it has
+not sent, and sends at most WINDOW frames the client has not acknowledged
+(`{"type": "ack", "seq": N}` after showing a frame). A client that never acknowledges gets one
+frame a second. So memory per connection is a couple of frames, whatever the viewer's speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import struct
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from cameras.models import Camera
+from cameras.relay import camera_group, relays
+from core.choices import AuditAction
+from core.services import Actor, audit_record
+from core.websockets import (
+    CLOSE_NOT_FOUND,
+    RECHECK_S,
+    access_verdict,
+    connect_refusal,
+)
+
+HEADER = struct.Struct(">QQ")
+WINDOW = 2
+UNACKED_GRACE_S = 1.0
+
+
+class CameraFrameConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.camera_id = int(self.scope["url_route"]["kwargs"]["camera_id"])
+        self.joined = False
+        self.pending: dict | None = None
+        self.in_flight = 0
+        self.last_ack = time.monotonic()
+        self.ticker: asyncio.Task | None = None
+        user = self.scope.get("user")
+        refusal = connect_refusal(user)
+        if refusal is not None:
+            await self.close(code=refusal)
+            return
+        name = await self._open_camera(user)
+        if name is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.channel_layer.group_add(camera_group(self.camera_id), self.channel_name)
+        self.joined = True
+        await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
+        await self.send(
+            text_data=json.dumps({"type": "hello", "camera": self.camera_id, "name": name})
+        )
+        relays.join(self.camera_id, self.channel_name)
+        self.ticker = asyncio.create_task(self._tick())
+
+    async def disconnect(self, code: int) -> None:
+        if self.ticker is not None:
+            self.ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.ticker
+        if self.joined:
+            await self.channel_layer.group_discard(camera_group(self.camera_id), self.channel_name)
+            await relays.leave(self.camera_id, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not text_data:
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("type") == "ack":
+            self.in_flight = max(0, self.in_flight - 1)
+            self.last_ack = time.monotonic()
+            await self._pump()
+
+    # -- channel layer messages -----------------------------------------------------------------
+    async def camera_frame(self, message: dict) -> None:
+        self.pending = message  # an older unsent frame is dropped here: skip, don't queue
+        await self._pump()
+
+    async def camera_status(self, message: dict) -> None:
+        payload = {
+            "type": "status",
+            "status": message["status"],
+            "detail": message.get("detail", ""),
+        }
+        await self.send(text_data=json.dumps(payload))
+
+    async def camera_changed(self, message: dict) -> None:
+        await self._enforce()
+
+    # -- internals ------------------------------------------------------------------------------
+    async def _pump(self) -> None:
+        if self.pending is None:
+            return
+        if self.in_flight >= WINDOW:
+            if time.monotonic() - self.last_ack < UNACKED_GRACE_S:
+                return
+            self.in_flight, self.last_ack = WINDOW - 1, time.monotonic()
+        frame, self.pending = self.pending, None
+        self.in_flight += 1
+        await self.send(bytes_data=HEADER.pack(frame["seq"], frame["captured"]) + frame["jpeg"])
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_S)
+            if await self._enforce():
+                return
+
+    async def _enforce(self) -> bool:
+        """Close if the viewer may no longer watch (or the camera is gone); True if closed."""
+        verdict = await self._recheck()
+        if verdict is None:
+            return False
+        await self.close(code=verdict)
+        return True
+
+    @database_sync_to_async
+    def _recheck(self) -> int | None:
+        return access_verdict(self.scope.get("user"), Camera.objects.filter(pk=self.camera_id))
+
+    @database_sync_to_async
+    def _open_camera(self, user) -> str | None:
+        """The camera's name, recording the view in the audit log; None if there is no camera."""
+        camera = Camera.objects.filter(pk=self.camera_id).first()
+        if camera is None:
+            return None
+        client = self.scope.get("client") or [None]
+        audit_record(
+            actor=Actor(user=user, ip_address=client[0]), action=AuditAction.VIEW, obj=camera
+        )
+        return camera.name

@@ -1,0 +1,190 @@
+"""One MJPEG pull per camera, fanned out to every viewer through the channel layer.
+
+The first viewer of a camera in a web process starts a relay task; the last one to leave stops
+it. A Redis lease (`camera-relay:<id>`) makes sure only one web process pulls a camera at a
+time: the others' viewers get the same frames from the group `camera-<id>`, and take over the
+pull within a couple of seconds if the holder stops.
+
+Each frame goes to the group as `camera.frame` with its sequence number and capture time (from
+the stream server's `X-Frame-Seq`/`X-Timestamp` part headers, or counted and stamped here when
+a foreign source has none), so viewers can measure drops and latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from cameras.sources import StreamTarget, camera_stream_target
+
+logger = logging.getLogger(__name__)
+
+LEASE_MS = 5000
+STANDBY_S = 2.0
+MAX_FRAME_BYTES = 8 * 1024 * 1024  # a part larger than this is not a camera frame
+
+
+def camera_group(camera_id: int) -> str:
+    return f"camera-{camera_id}"
+
+
+@dataclass
+class Frame:
+    seq: int
+    captured_ms: int
+    jpeg: bytes
+
+
+async def read_mjpeg(response: aiohttp.ClientResponse) -> AsyncIterator[Frame]:
+    """Parts of a multipart/x-mixed-replace body; needs Content-Length in each part."""
+    content = response.content
+    counter = 0
+    while True:
+        line = await content.readline()
+        if not line:
+            return
+        if not line.startswith(b"--"):
+            continue  # the CRLF after a part, or preamble
+        headers: dict[str, str] = {}
+        while True:
+            header = await content.readline()
+            if not header:
+                return
+            header = header.strip()
+            if not header:
+                break
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        if not 0 < length <= MAX_FRAME_BYTES:
+            raise ValueError("MJPEG part without a usable Content-Length")
+        jpeg = await content.readexactly(length)
+        counter += 1
+        seq = int(headers.get("x-frame-seq", counter))
+        captured = int(headers.get("x-timestamp", int(time.time() * 1000)))
+        yield Frame(seq, captured, jpeg)
+
+
+class CameraRelay:
+    """Pulls one camera while this process has viewers of it (and holds the lease)."""
+
+    def __init__(self, camera_id: int):
+        self.camera_id = camera_id
+        self.viewers: set[str] = set()
+        self.task: asyncio.Task | None = None
+        self.token = secrets.token_hex(8)
+        self.frames = 0
+
+    async def run(self) -> None:
+        import redis.asyncio as aioredis
+
+        layer = get_channel_layer()
+        redis = aioredis.from_url(settings.REDIS_URL)
+        key = f"camera-relay:{self.camera_id}"
+        try:
+            while self.viewers:
+                if await redis.set(key, self.token, nx=True, px=LEASE_MS) or (
+                    await redis.get(key) == self.token.encode()
+                ):
+                    await self._pull(layer, redis, key)
+                else:
+                    await asyncio.sleep(STANDBY_S)  # another process pulls; its frames reach us
+        finally:
+            with contextlib.suppress(Exception):
+                if await redis.get(key) == self.token.encode():
+                    await redis.delete(key)
+            await redis.aclose()
+
+    async def _status(self, layer, status: str, detail: str = "") -> None:
+        await layer.group_send(
+            camera_group(self.camera_id),
+            {"type": "camera.status", "status": status, "detail": detail},
+        )
+
+    async def _pull(self, layer, redis, key: str) -> None:
+        """Pull until the viewers leave or the source fails (then back off and try again)."""
+        target: StreamTarget | None = await database_sync_to_async(camera_stream_target)(
+            self.camera_id
+        )
+        if target is None:
+            await self._status(layer, "waiting", "The camera's stream is not running yet.")
+            await asyncio.sleep(STANDBY_S)
+            return
+        timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=10)
+        lease_due = 0.0
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.get(
+                    target.url, headers=target.headers, ssl=target.ssl
+                ) as response:
+                    if response.status != 200:
+                        raise aiohttp.ClientResponseError(
+                            response.request_info, (), status=response.status,
+                            message=(await response.text())[:200],
+                        )  # fmt: skip
+                    await self._status(layer, "live")
+                    async for frame in read_mjpeg(response):
+                        if not self.viewers:
+                            return
+                        now = time.monotonic()
+                        if now >= lease_due:
+                            lease_due = now + LEASE_MS / 3000
+                            await redis.set(key, self.token, px=LEASE_MS)
+                        self.frames += 1
+                        await layer.group_send(
+                            camera_group(self.camera_id),
+                            {"type": "camera.frame", "seq": frame.seq,
+                             "captured": frame.captured_ms, "jpeg": frame.jpeg},
+                        )  # fmt: skip
+        except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
+            logger.info("camera %s: pull failed: %s", self.camera_id, exc)
+            await self._status(layer, "reconnecting", str(exc)[:200])
+            await asyncio.sleep(1.0)
+
+
+class RelayManager:
+    """This process's relays, keyed by camera id."""
+
+    def __init__(self) -> None:
+        self.relays: dict[int, CameraRelay] = {}
+
+    def join(self, camera_id: int, viewer: str) -> CameraRelay:
+        relay = self.relays.get(camera_id)
+        if relay is None:
+            relay = self.relays[camera_id] = CameraRelay(camera_id)
+        relay.viewers.add(viewer)
+        if relay.task is None or relay.task.done():
+            relay.task = asyncio.get_running_loop().create_task(self._run(relay))
+        return relay
+
+    async def _run(self, relay: CameraRelay) -> None:
+        try:
+            await relay.run()
+        finally:
+            if not relay.viewers and self.relays.get(relay.camera_id) is relay:
+                del self.relays[relay.camera_id]
+
+    async def leave(self, camera_id: int, viewer: str) -> None:
+        relay = self.relays.get(camera_id)
+        if relay is None:
+            return
+        relay.viewers.discard(viewer)
+        if not relay.viewers and relay.task is not None:
+            # Stop pulling now rather than at the next frame: the last viewer has left.
+            relay.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await relay.task
+            self.relays.pop(camera_id, None)
+
+
+relays = RelayManager()

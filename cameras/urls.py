@@ -1,0 +1,12 @@
+"""Camera pages: the wall, one camera, add and delete."""
+
+from django.urls import path
+
+from cameras import views
+
+urlpatterns = [
+    path("cameras/", views.CameraWallView.as_view(), name="camera-list"),
+    path("cameras/new/", views.CameraCreateView.as_view(), name="camera-create"),
+    path("cameras/<int:pk>/", views.CameraDetailView.as_view(), name="camera-detail"),
+    path("cameras/<int:pk>/delete/", views.CameraDeleteView.as_view(), name="camera-delete"),
+]

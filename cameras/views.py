@@ -1,0 +1,60 @@
+"""Camera pages: the wall, one camera, add and delete. Frames come over the websocket."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.views.generic import DetailView, FormView, ListView, View
+
+from cameras import selectors, services
+from cameras.forms import CameraForm
+from cameras.models import Camera
+from core.permissions import RoleRequiredMixin
+from core.services import Actor
+
+
+class CameraWallView(RoleRequiredMixin, ListView):
+    template_name = "cameras/list.html"
+    context_object_name = "cameras"
+
+    def get_queryset(self):
+        return selectors.camera_list()
+
+
+class CameraDetailView(RoleRequiredMixin, DetailView):
+    template_name = "cameras/detail.html"
+    context_object_name = "camera"
+
+    def get_queryset(self):
+        return selectors.camera_list()
+
+
+class CameraCreateView(RoleRequiredMixin, FormView):
+    template_name = "cameras/form.html"
+    form_class = CameraForm
+    read_role = write_role = "operator"
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            camera = services.camera_create(
+                actor=Actor.from_request(self.request), name=data["name"],
+                source_url=data["source_url"], run=data["run"], processing=data["processing"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Added camera {camera.name}.")
+        return redirect("camera-detail", pk=camera.pk)
+
+
+class CameraDeleteView(RoleRequiredMixin, View):
+    write_role = "operator"
+
+    def post(self, request, pk: int):
+        camera = get_object_or_404(Camera, pk=pk)
+        services.camera_delete(actor=Actor.from_request(request), camera=camera)
+        messages.success(request, f"Deleted camera {camera.name}.")
+        return redirect("camera-list")

@@ -1,0 +1,15 @@
+from rest_framework.routers import DefaultRouter
+
+from clusters.azure.api.views import (
+    AksClusterViewSet,
+    AzureOperationViewSet,
+    ContainerRegistryViewSet,
+    FileShareViewSet,
+)
+
+router = DefaultRouter()
+router.register("aks", AksClusterViewSet, basename="aks")
+router.register("azure-operations", AzureOperationViewSet, basename="azure-operation")
+router.register("file-shares", FileShareViewSet, basename="file-share")
+router.register("registries", ContainerRegistryViewSet, basename="registry")
+urlpatterns = router.urls

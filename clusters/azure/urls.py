@@ -1,0 +1,32 @@
+"""Pages for AKS clusters, Azure operations, file shares and container registries."""
+
+from django.urls import path
+
+from clusters.azure import views as v
+
+urlpatterns = [
+    path("aks/", v.AksListView.as_view(), name="aks-list"),
+    path("aks/new/", v.AksCreateView.as_view(), name="aks-create"),
+    path("aks/versions/", v.AksVersionsView.as_view(), name="aks-versions"),
+    path("aks/preflight/", v.AksPreflightView.as_view(), name="aks-preflight"),
+    path(
+        "aks/register-providers/",
+        v.AksRegisterProvidersView.as_view(),
+        name="aks-register-providers",
+    ),  # fmt: skip
+    path("aks/<int:pk>/delete/", v.AksDeleteView.as_view(), name="aks-delete"),
+    path(
+        "aks/<int:pk>/upgrade-versions/",
+        v.AksUpgradeVersionsView.as_view(),
+        name="aks-upgrade-versions",
+    ),  # fmt: skip
+    path("aks/<int:pk>/<slug:change>/", v.AksChangeView.as_view(), name="aks-change"),
+    path("azure-operations/<int:pk>/", v.AzureOperationView.as_view(), name="azure-operation"),
+    path("storage/", v.FileShareListView.as_view(), name="storage-list"),
+    path("storage/new/", v.FileShareCreateView.as_view(), name="storage-create"),
+    path("storage/<int:pk>/", v.FileShareDetailView.as_view(), name="storage-detail"),
+    path("storage/<int:pk>/upload/", v.FileShareUploadView.as_view(), name="storage-upload"),
+    path("storage/<int:pk>/download/", v.FileShareDownloadView.as_view(), name="storage-download"),
+    path("registries/", v.RegistryListView.as_view(), name="registry-list"),
+    path("registries/<int:pk>/", v.RegistryDetailView.as_view(), name="registry-detail"),
+]

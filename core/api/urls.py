@@ -1,0 +1,14 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from core.api.views import ApiTokenViewSet, AuditEventViewSet, MeView, UserViewSet
+
+router = DefaultRouter()
+router.register("users", UserViewSet, basename="user")
+router.register("tokens", ApiTokenViewSet, basename="apitoken")
+router.register("audit", AuditEventViewSet, basename="auditevent")
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="api-me"),
+    path("", include(router.urls)),
+]

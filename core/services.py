@@ -1,0 +1,149 @@
+"""Writes about accounts and the audit log."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db import models, transaction
+from django.utils import timezone
+
+from core.choices import AuditAction, Role
+from core.models import ApiToken, AuditEvent, Profile
+from core.selectors import token_digest
+
+User = get_user_model()
+TOKEN_PREFIX = "cp_"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and from where: built from a request, or for the system itself."""
+
+    user: AbstractUser | None = None
+    ip_address: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request) -> Actor:
+        meta = request.META
+        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
+        ip = forwarded.split(",")[0].strip() if forwarded else meta.get("REMOTE_ADDR")
+        user = request.user if request.user.is_authenticated else None
+        return cls(
+            user=user, ip_address=ip or None, user_agent=meta.get("HTTP_USER_AGENT", "")[:300]
+        )
+
+    @property
+    def name(self) -> str:
+        return self.user.get_username() if self.user else "system"
+
+
+SYSTEM = Actor()
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_repr: str = "",
+    changes: dict | None = None,
+) -> AuditEvent:
+    """Record one audited action. `changes` must hold names and public values only."""
+    return AuditEvent.objects.create(
+        actor=actor.user,
+        actor_name=actor.name,
+        action=action,
+        object_type=object_type or (obj._meta.model_name if obj is not None else ""),
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        object_repr=(object_repr or (str(obj) if obj is not None else ""))[:200],
+        changes=changes or {},
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent,
+    )
+
+
+@transaction.atomic
+def user_create(
+    *, actor: Actor, username: str, password: str | None, role: Role, email: str = ""
+) -> AbstractUser:
+    user = User.objects.create_user(username=username, email=email, password=password)
+    if password is None:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    Profile.objects.create(user=user, role=role)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=user, changes={"role": role})
+    return user
+
+
+@transaction.atomic
+def user_update(
+    *,
+    actor: Actor,
+    user: AbstractUser,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    email: str | None = None,
+    password: str | None = None,
+) -> AbstractUser:
+    changes: dict = {}
+    profile = getattr(user, "profile", None) or Profile.objects.create(user=user)
+    if role is not None and role != profile.role:
+        changes["role"] = [profile.role, role]
+        profile.role = role
+        profile.save(update_fields=["role"])
+    if is_active is not None and is_active != user.is_active:
+        changes["is_active"] = [user.is_active, is_active]
+        user.is_active = is_active
+    if email is not None and email != user.email:
+        changes["email"] = [user.email, email]
+        user.email = email
+    if password:
+        user.set_password(password)
+        changes["password"] = "changed"
+    user.save()
+    if changes:
+        audit_record(actor=actor, action=AuditAction.UPDATE, obj=user, changes=changes)
+    return user
+
+
+@transaction.atomic
+def user_delete(*, actor: Actor, user: AbstractUser) -> None:
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=user)
+    user.delete()
+
+
+@transaction.atomic
+def token_create(*, actor: Actor, user: AbstractUser, name: str) -> tuple[ApiToken, str]:
+    """Mint a token; the plaintext is returned once and only its digest is kept."""
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=plaintext[:10], digest=token_digest(plaintext)
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=token,
+        object_type="apitoken",
+        object_repr=f"{user.get_username()}: {token}",
+    )
+    return token, plaintext
+
+
+@transaction.atomic
+def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.DELETE,
+            obj=token,
+            object_type="apitoken",
+            object_repr=f"{token.user.get_username()}: {token}",
+        )
+    return token

@@ -1,0 +1,161 @@
+"""Websocket authentication: the same identities as pages (session) and the API (token).
+
+Browsers always send an `Origin` header and carry the session cookie, so a session is honoured
+only when the Origin is one of ours: a foreign page cannot ride a user's cookie (cross-site
+websocket hijacking). Scripts send no Origin and authenticate with an API token, given either
+as the subprotocol `token.<token>` (next to `controlpanel`, which the server selects), as
+`Authorization: Token <token>`, or as `?token=<token>`. A foreign Origin is refused outright.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.http.request import split_domain_port, validate_host
+
+from core.choices import Role
+from core.selectors import has_role, token_get_active
+
+SUBPROTOCOL = "controlpanel"
+TOKEN_PREFIX = "token."
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def origin_allowed(origin: str, scope: dict) -> bool:
+    """An Origin is ours if its host is in ALLOWED_HOSTS or it is a CSRF trusted origin."""
+    if origin in getattr(settings, "CSRF_TRUSTED_ORIGINS", []):
+        return True
+    parsed = urlsplit(origin)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return False
+    host, _port = split_domain_port(parsed.netloc)
+    allowed = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return validate_host(host, allowed)
+
+
+def presented_token(scope: dict) -> str | None:
+    """The API token a script presented, wherever it put it."""
+    for protocol in scope.get("subprotocols", []):
+        if protocol.startswith(TOKEN_PREFIX) and len(protocol) > len(TOKEN_PREFIX):
+            return protocol[len(TOKEN_PREFIX) :]
+    authorization = _header(scope, b"authorization") or ""
+    if authorization.lower().startswith("token "):
+        return authorization[6:].strip()
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    values = query.get("token")
+    return values[0] if values else None
+
+
+@database_sync_to_async
+def _token_user(token: str):
+    row = token_get_active(token)
+    return row.user if row is not None else None
+
+
+@database_sync_to_async
+def _with_profile(user):
+    """The session's user with its profile loaded, so role checks need no query in async code."""
+    if not user.is_authenticated:
+        return user
+    found = get_user_model().objects.select_related("profile").filter(pk=user.pk).first()
+    return found if found is not None else AnonymousUser()
+
+
+class _TokenOrSession:
+    """Runs after the session middleware: a token wins; a session counts only with our Origin."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope)
+        token = presented_token(scope)
+        if token:
+            user = await _token_user(token)
+            scope["user"] = user if user is not None else AnonymousUser()
+            scope["auth_method"] = "token"
+        elif _header(scope, b"origin") is None:
+            # No Origin: not a browser, so a cookie alone is not proof of intent.
+            scope["user"] = AnonymousUser()
+            scope["auth_method"] = "none"
+        else:
+            scope["user"] = await _with_profile(scope["user"])
+            scope["auth_method"] = "session"
+        # Browsers refuse a connection whose accepted subprotocol they did not offer.
+        offered = scope.get("subprotocols", [])
+        scope["ws_subprotocol"] = SUBPROTOCOL if SUBPROTOCOL in offered else None
+        return await self.inner(scope, receive, send)
+
+
+class WebsocketAuthMiddleware:
+    """Refuse foreign origins, then resolve the user from a token or the session."""
+
+    def __init__(self, inner):
+        self.stack = AuthMiddlewareStack(_TokenOrSession(inner))
+
+    async def __call__(self, scope, receive, send):
+        origin = _header(scope, b"origin")
+        if origin is not None and not origin_allowed(origin, scope):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.stack(scope, receive, send)
+
+
+# -- access of the live sockets (run logs, camera frames) ------------------------------------
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+# How often a long-lived socket re-checks that its user may still watch.
+RECHECK_S = 5.0
+
+
+def query_param(scope: dict, name: str) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[0] if values else None
+
+
+def refreshed_user(user):
+    """The user as the database has it now (role changes, deactivation), or None."""
+    if user is None or not user.is_authenticated:
+        return None
+    return get_user_model().objects.select_related("profile").filter(pk=user.pk).first()
+
+
+def can_view(user) -> bool:
+    """Watching logs and cameras is reading: the same rule as pages and the API (viewer+)."""
+    return has_role(user, Role.VIEWER)
+
+
+def connect_refusal(user) -> int | None:
+    """The close code for a socket whose user (from the scope) may not watch at all, or None."""
+    if user is None or not user.is_authenticated:
+        return CLOSE_UNAUTHENTICATED
+    if not can_view(user):
+        return CLOSE_FORBIDDEN
+    return None
+
+
+def access_verdict(user, watched) -> int | None:
+    """The close code for a watcher who may no longer watch `watched` (a queryset of the one
+    object), or None while they may."""
+    user = refreshed_user(user)
+    if user is None or not user.is_active:
+        return CLOSE_UNAUTHENTICATED
+    if not can_view(user):
+        return CLOSE_FORBIDDEN
+    if not watched.exists():
+        return CLOSE_NOT_FOUND
+    return None

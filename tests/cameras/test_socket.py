@@ -1,0 +1,146 @@
+"""Live camera frames: one pull per camera, fanned out to every viewer, skipping for the slow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+
+from tests.fixtures.live import communicator, stream_clients, token_for
+
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("asgi_app")]
+
+
+@pytest.fixture
+def camera(transactional_db, stream_server):
+    from cameras.models import Camera
+
+    return Camera.objects.create(name="clock", source_url=stream_server + "/stream.mjpg")
+
+
+async def next_frame(comm, timeout: float = 15) -> tuple[int, int, bytes]:
+    while True:
+        output = await comm.receive_output(timeout=timeout)
+        if output["type"] == "websocket.close":
+            raise AssertionError(f"closed with {output.get('code')}")
+        if output.get("bytes"):
+            seq, captured = struct.unpack(">QQ", output["bytes"][:16])
+            return seq, captured, output["bytes"][16:]
+
+
+async def wait_until(predicate, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not await database_sync_to_async(predicate)():
+        assert time.monotonic() < deadline, f"not met: {predicate}"
+        await asyncio.sleep(0.1)
+
+
+def test_two_viewers_get_the_same_live_frames_from_a_single_pull(
+    camera, stream_server, viewer_user, admin_user
+):
+    """Both see JPEG frames with rising sequence numbers and a capture time; the camera is
+    pulled once, and the pull stops when the last viewer leaves."""
+    path = f"/ws/cameras/{camera.pk}/frames/"
+    tokens = token_for(viewer_user), token_for(admin_user)
+
+    async def scenario():
+        one = communicator(path, token=tokens[0])
+        two = communicator(path, token=tokens[1])
+        assert (await one.connect())[0] and (await two.connect())[0]
+        hello = json.loads(await one.receive_from(timeout=5))
+        assert hello == {"type": "hello", "camera": camera.pk, "name": "clock"}
+        frames = {"one": [], "two": []}
+        for _ in range(5):
+            for name, comm in (("one", one), ("two", two)):
+                frame = await next_frame(comm)
+                frames[name].append(frame)
+                await comm.send_to(text_data=json.dumps({"type": "ack", "seq": frame[0]}))
+        await wait_until(lambda: stream_clients(stream_server) == 1)
+        await one.disconnect()
+        await two.disconnect()
+        await wait_until(lambda: stream_clients(stream_server) == 0)
+        return frames
+
+    frames = asyncio.run(scenario())
+    for received in frames.values():
+        seqs = [seq for seq, _, _ in received]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 5
+        assert all(jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9" for _, _, jpeg in received)
+        assert all(abs(captured / 1000 - time.time()) < 60 for _, captured, _ in received)
+    assert {s for s, _, _ in frames["one"]} & {s for s, _, _ in frames["two"]}  # the same frames
+
+
+def test_a_viewer_that_stops_reading_skips_frames_instead_of_queueing_them(camera, viewer_user):
+    """Without acknowledgements at most two frames are in flight; afterwards the next frame is
+    the newest, not the oldest of a backlog."""
+
+    token = token_for(viewer_user)
+
+    async def scenario():
+        comm = communicator(f"/ws/cameras/{camera.pk}/frames/", token=token)
+        assert (await comm.connect())[0]
+        first = [await next_frame(comm), await next_frame(comm)]
+        await asyncio.sleep(0.6)  # about 12 frames go by while two are unacknowledged
+        for seq, _, _ in first:
+            await comm.send_to(text_data=json.dumps({"type": "ack", "seq": seq}))
+        after = await next_frame(comm)
+        await comm.disconnect()
+        return [seq for seq, _, _ in first], after[0]
+
+    first, after = asyncio.run(scenario())
+    assert after > first[-1] + 5
+
+
+def test_viewing_a_camera_is_recorded_in_the_audit_log(camera, viewer_user):
+    from core.models import AuditEvent
+
+    token = token_for(viewer_user)
+
+    async def scenario():
+        comm = communicator(f"/ws/cameras/{camera.pk}/frames/", token=token)
+        assert (await comm.connect())[0]
+        await comm.disconnect()
+
+    asyncio.run(scenario())
+    event = AuditEvent.objects.filter(action="view").latest("id")
+    assert event.actor == viewer_user and "clock" in event.object_repr
+
+
+def test_anonymous_viewers_and_foreign_origins_are_refused(camera, viewer_user, client):
+    client.force_login(viewer_user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    async def scenario():
+        results = []
+        for kwargs in ({}, {"cookie": cookie, "headers": [(b"origin", b"https://evil.example")]}):
+            comm = communicator(f"/ws/cameras/{camera.pk}/frames/", **kwargs)
+            connected, _ = await comm.connect()
+            results.append(connected)
+            await comm.disconnect()
+        return results
+
+    assert asyncio.run(scenario()) == [False, False]
+
+
+def test_viewers_are_disconnected_when_the_camera_is_deleted(camera, viewer_user, operator_user):
+    """A change to the camera makes every viewer's permission be re-checked at once."""
+    from cameras.services import camera_delete
+    from core.services import Actor
+
+    token = token_for(viewer_user)
+
+    async def scenario():
+        comm = communicator(f"/ws/cameras/{camera.pk}/frames/", token=token)
+        assert (await comm.connect())[0]
+        await next_frame(comm)
+        await database_sync_to_async(camera_delete)(actor=Actor(user=operator_user), camera=camera)
+        while True:
+            output = await comm.receive_output(timeout=3)  # well before the periodic re-check
+            if output["type"] == "websocket.close":
+                return output["code"]
+
+    assert asyncio.run(scenario()) == 4404
