@@ -5,5 +5,5 @@ from django.urls import path
 from cameras.consumers import CameraFrameConsumer
 
 websocket_urlpatterns = [
-    path("ws/cameras/<int:camera_id>/frames/", CameraFrameConsumer.as_asgi()),
+    path("ws/cameras/<id:camera_id>/frames/", CameraFrameConsumer.as_asgi()),
 ]

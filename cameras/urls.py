@@ -7,6 +7,6 @@ from cameras import views
 urlpatterns = [
     path("cameras/", views.CameraWallView.as_view(), name="camera-list"),
     path("cameras/new/", views.CameraCreateView.as_view(), name="camera-create"),
-    path("cameras/<int:pk>/", views.CameraDetailView.as_view(), name="camera-detail"),
-    path("cameras/<int:pk>/delete/", views.CameraDeleteView.as_view(), name="camera-delete"),
+    path("cameras/<id:pk>/", views.CameraDetailView.as_view(), name="camera-detail"),
+    path("cameras/<id:pk>/delete/", views.CameraDeleteView.as_view(), name="camera-delete"),
 ]

@@ -44,3 +44,10 @@ class AccessMode(models.TextChoices):
     RWO = "ReadWriteOnce", "ReadWriteOnce"
     ROX = "ReadOnlyMany", "ReadOnlyMany"
     RWX = "ReadWriteMany", "ReadWriteMany"
+
+
+# The longest kubeconfig accepted: kubeconfigs with many clusters and embedded certificates are
+# tens of kilobytes; a megabyte is a mistake or an attack.
+KUBECONFIG_MAX_CHARS = 512 * 1024
+# Azure service principal secrets are about 40 characters.
+CLIENT_SECRET_MAX_CHARS = 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from clusters import kubeconfig as kubeconfig_mod
+from clusters.choices import CLIENT_SECRET_MAX_CHARS, KUBECONFIG_MAX_CHARS
 from clusters.models import Cluster, Credential
 from clusters.validators import validate_dns_label, validate_guid, validate_tenant
 
@@ -44,6 +45,7 @@ class ClusterImportForm(KubeconfigInputMixin, forms.Form):
         help_text="Lower-case letters, digits and '-'.",
     )
     kubeconfig = forms.CharField(
+        max_length=KUBECONFIG_MAX_CHARS,
         widget=forms.Textarea,
         required=False,
         help_text="Certificates and keys embedded (kubectl config view --raw --flatten --minify).",
@@ -98,6 +100,7 @@ class AzureCredentialForm(forms.Form):
         max_length=64, validators=[validate_guid], label="Client (application) id"
     )
     client_secret = forms.CharField(
+        max_length=CLIENT_SECRET_MAX_CHARS,
         widget=forms.PasswordInput(render_value=False),
         required=False,
         help_text="Write-only. Leave empty to keep the stored secret.",
@@ -128,6 +131,7 @@ class KubeconfigCredentialForm(KubeconfigInputMixin, forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(max_length=300, required=False)
     kubeconfig = forms.CharField(
+        max_length=KUBECONFIG_MAX_CHARS,
         widget=forms.Textarea,
         required=False,
         help_text="Write-only. Leave empty to keep the stored kubeconfig.",

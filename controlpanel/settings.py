@@ -37,6 +37,8 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; none by default.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -171,6 +173,8 @@ ENCRYPTION_KEY_FILE = Path(env_str("ENCRYPTION_KEY_FILE", str(DATA_DIR / "encryp
 LOCAL_CLUSTER_NAME = env_str("LOCAL_CLUSTER_NAME", socket.gethostname() or "local")
 LOCAL_DATA_ROOT = Path(env_str("LOCAL_DATA_ROOT", str(DATA_DIR / "local"))).resolve()
 KUBERNETES_REQUEST_TIMEOUT = env_int("KUBERNETES_REQUEST_TIMEOUT", 10)
+# Camera devices (v4l2:/dev/videoN) camera streams may open; none unless an admin lists them.
+CAMERA_DEVICES = env_list("CAMERA_DEVICES", [])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -182,6 +186,11 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

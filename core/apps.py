@@ -6,4 +6,9 @@ class CoreConfig(AppConfig):
     verbose_name = "Accounts and audit"
 
     def ready(self) -> None:
+        from django.urls import register_converter
+
         from core import signals  # noqa: F401  (connects the audit receivers)
+        from core.converters import IdConverter
+
+        register_converter(IdConverter, "id")

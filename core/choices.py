@@ -23,3 +23,8 @@ class AuditAction(models.TextChoices):
     ROTATE = "rotate", "Rotate keys"
     CANCEL = "cancel", "Cancel"
     VIEW = "view", "View"
+
+
+# Long enough for any passphrase; hashing a megabyte-long one at every log-in is a denial of
+# service.
+PASSWORD_MAX_CHARS = 256

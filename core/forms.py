@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 
-from core.choices import Role
+from core.choices import PASSWORD_MAX_CHARS, Role
 
 User = get_user_model()
 
@@ -16,6 +16,7 @@ class UserCreateForm(forms.Form):
     email = forms.EmailField(required=False)
     role = forms.ChoiceField(choices=Role.choices)
     password = forms.CharField(
+        max_length=PASSWORD_MAX_CHARS,
         widget=forms.PasswordInput,
         required=False,
         help_text="Empty: the user can only use API tokens.",
@@ -39,7 +40,10 @@ class UserEditForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
     is_active = forms.BooleanField(required=False, label="Active")
     password = forms.CharField(
-        widget=forms.PasswordInput, required=False, help_text="Empty: keep the current password."
+        max_length=PASSWORD_MAX_CHARS,
+        widget=forms.PasswordInput,
+        required=False,
+        help_text="Empty: keep the current password.",
     )
 
     def clean_password(self):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -16,6 +20,44 @@ from core.selectors import token_digest
 
 User = get_user_model()
 TOKEN_PREFIX = "cp_"
+
+
+def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _trusted_proxies(entries: tuple[str, ...]) -> tuple:
+    try:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {exc}. Give IP addresses or networks, comma-separated."
+        ) from None
+
+
+def client_address(meta: dict) -> str | None:
+    """Where a request came from, as a valid IP address or None.
+
+    `X-Forwarded-For` is anyone's to write, so it counts only when the connection comes from
+    one of TRUSTED_PROXIES (none by default); then the address is the nearest one in it that is
+    not a trusted proxy itself."""
+    remote = _address(meta.get("REMOTE_ADDR"))
+    proxies = _trusted_proxies(tuple(settings.TRUSTED_PROXIES))
+    if remote is None or not any(remote in network for network in proxies):
+        return str(remote) if remote else None
+    hops = [hop for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break  # a malformed chain: believe no more of it
+        remote = address
+        if not any(address in network for network in proxies):
+            break
+    return str(remote)
 
 
 @dataclass(frozen=True)
@@ -29,11 +71,11 @@ class Actor:
     @classmethod
     def from_request(cls, request) -> Actor:
         meta = request.META
-        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-        ip = forwarded.split(",")[0].strip() if forwarded else meta.get("REMOTE_ADDR")
         user = request.user if request.user.is_authenticated else None
         return cls(
-            user=user, ip_address=ip or None, user_agent=meta.get("HTTP_USER_AGENT", "")[:300]
+            user=user,
+            ip_address=client_address(meta),
+            user_agent=meta.get("HTTP_USER_AGENT", "")[:300],
         )
 
     @property

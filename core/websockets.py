@@ -33,18 +33,39 @@ def _header(scope: dict, name: bytes) -> str | None:
     return None
 
 
-def origin_allowed(origin: str, scope: dict) -> bool:
-    """An Origin is ours if its host is in ALLOWED_HOSTS or it is a CSRF trusted origin."""
-    if origin in getattr(settings, "CSRF_TRUSTED_ORIGINS", []):
-        return True
+def _origin_parts(origin: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) origin, the port filled in; None when malformed."""
     parsed = urlsplit(origin)
+    try:
+        port = parsed.port
+    except ValueError:
+        return None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return None
+    return parsed.scheme, parsed.hostname, port or (443 if parsed.scheme == "https" else 80)
+
+
+def origin_allowed(origin: str, scope: dict) -> bool:
+    """Django's CSRF rule, for sockets: the Origin is the panel's own scheme, host and port (the
+    allowed host this socket was opened on), or one of CSRF_TRUSTED_ORIGINS. Another web
+    application on the same host name but another port is someone else."""
+    parts = _origin_parts(origin)
+    if parts is None:
         return False
-    host, _port = split_domain_port(parsed.netloc)
+    trusted = {_origin_parts(item) for item in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}
+    if parts in trusted:
+        return True
+    host = _header(scope, b"host")
+    if not host:
+        return False
+    domain, _port = split_domain_port(host)
     allowed = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
-    return validate_host(host, allowed)
+    if not domain or not validate_host(domain, allowed):
+        return False
+    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    return parts == _origin_parts(f"{scheme}://{host}")
 
 
 def presented_token(scope: dict) -> str | None:

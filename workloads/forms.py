@@ -80,7 +80,9 @@ class RunForm(ParamsFormMixin, forms.Form):
 class TemplateSaveForm(ParamsFormMixin, forms.Form):
     name = forms.CharField(max_length=100)
     slug = forms.CharField(max_length=63, help_text="Lower-case letters, digits and dashes.")
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, base, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -25,7 +25,7 @@ class WorkloadTemplate(models.Model):
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=32, choices=TemplateKind.choices)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=2000)
     params = models.JSONField(default=dict, blank=True, help_text="Parameter defaults.")
     is_preset = models.BooleanField(default=False)
     created_by = models.ForeignKey(

@@ -15,6 +15,7 @@ from workloads.choices import CameraProcessing, TemplateKind
 
 DEFAULT_PIPELINE_IMAGE = "ghcr.io/controlpanel/media-pipeline:latest"
 MAX_PARALLELISM = 32
+MAX_MANIFEST_CHARS = 256 * 1024
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # Docker reference grammar, simplified: [registry[:port]/]path[:tag][@digest]
@@ -34,8 +35,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "image": DEFAULT_PIPELINE_IMAGE, "volume": "", "known": "", "images": [],
     },
     TemplateKind.CAMERA_STREAM: {
-        "image": DEFAULT_PIPELINE_IMAGE, "source": "test:ball", "processing": "none", "fps": 10.0,
-        "width": 640,
+        "image": DEFAULT_PIPELINE_IMAGE, "volume": "", "source": "test:ball", "processing": "none",
+        "fps": 10.0, "width": 640,
     },
     TemplateKind.GPU_JOB: {
         "image": "", "command": [], "args": [], "gpus": 1, "restart_policy": "Never",
@@ -48,10 +49,17 @@ def is_dns1123_label(value: str) -> bool:
     return len(value) <= 63 and bool(DNS1123_LABEL.match(value))
 
 
+def _no_nul(field: str, value: str) -> str:
+    # A NUL cannot reach a command line, a path or PostgreSQL: refused here, not at start.
+    if "\x00" in value:
+        raise ValidationError({field: "Must not contain NUL characters."})
+    return value
+
+
 def _string(field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ValidationError({field: "Must be a string."})
-    return value.strip()
+    return _no_nul(field, value).strip()
 
 
 def _string_list(field: str, value: Any) -> list[str]:
@@ -59,7 +67,7 @@ def _string_list(field: str, value: Any) -> list[str]:
         value = [item for item in re.split(r"[\n,]", value) if item.strip()]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValidationError({field: "Must be a list of strings."})
-    return [item.strip() for item in value if item.strip()]
+    return [_no_nul(field, item).strip() for item in value if item.strip()]
 
 
 def _relative_path(field: str, value: str) -> str:
@@ -126,10 +134,7 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
             raise ValidationError({name: f"Must be one of {', '.join(CameraProcessing.values)}."})
         return value
     if name == "source":
-        source = _string(name, value)
-        if not source or len(source) > 1000:
-            raise ValidationError({name: "A source is required (file:, rtsp://, http://, test:)."})
-        return source
+        return _source(name, value)
     if name in ("command", "args"):
         return _string_list(name, value) if isinstance(value, list) else _split_args(name, value)
     if name == "restart_policy":
@@ -137,8 +142,41 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
             raise ValidationError({name: "Must be Never or OnFailure."})
         return value
     if name == "manifest":
-        return _string(name, value)
+        manifest = _string(name, value)
+        if len(manifest) > MAX_MANIFEST_CHARS:
+            raise ValidationError({name: f"At most {MAX_MANIFEST_CHARS // 1024} KiB of YAML."})
+        return manifest
     raise ValidationError({name: "Unknown parameter."})
+
+
+SOURCE_SCHEMES = ("test:", "rtsp://", "http://", "https://", "file:", "v4l2:")
+
+
+def _source(field: str, value: Any) -> str:
+    """What a camera stream reads. Sources run as the panel's own user on the local cluster,
+    so a file must lie on one of the cluster's volumes (a relative path, checked with the
+    volume) and a device is one an admin allowed (CAMERA_DEVICES)."""
+    source = _string(field, value)
+    if not source or len(source) > 1000:
+        raise ValidationError({field: "A source is required (test:, rtsp://, http(s)://, file:)."})
+    scheme = next((s for s in SOURCE_SCHEMES if source.lower().startswith(s)), None)
+    if scheme is None:
+        raise ValidationError({field: f"Use one of {', '.join(SOURCE_SCHEMES)}."})
+    if scheme == "file:":
+        path = source[len(scheme) :].partition("?")[0]
+        if not path:
+            raise ValidationError({field: "Name the file: file:<path on the volume>."})
+        _relative_path(field, path)
+    if scheme == "v4l2:":
+        from django.conf import settings
+
+        device = source[len(scheme) :]
+        if device not in settings.CAMERA_DEVICES:
+            allowed = ", ".join(settings.CAMERA_DEVICES) or "none"
+            raise ValidationError(
+                {field: f"Device {device!r} is not allowed (CAMERA_DEVICES: {allowed})."}
+            )
+    return source
 
 
 def _split_args(field: str, value: Any) -> list[str]:
@@ -192,6 +230,9 @@ def _check_together(kind: str, params: dict) -> None:
             raise ValidationError(
                 {"parallelism": "Parallel batches need at least as many inputs as pods."}
             )
+    if kind == TemplateKind.CAMERA_STREAM and params["source"].startswith("file:"):
+        if not params["volume"]:
+            raise ValidationError({"volume": "Choose the volume the file: source is on."})
     if kind == TemplateKind.GPU_JOB and not params["image"]:
         raise ValidationError({"image": "An image is required."})
     if kind == TemplateKind.RAW_MANIFEST:

@@ -5,5 +5,5 @@ from django.urls import path
 from workloads.consumers import RunLogConsumer
 
 websocket_urlpatterns = [
-    path("ws/runs/<int:run_id>/logs/", RunLogConsumer.as_asgi()),
+    path("ws/runs/<id:run_id>/logs/", RunLogConsumer.as_asgi()),
 ]

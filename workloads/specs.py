@@ -69,7 +69,7 @@ def build_spec(*, kind: str, params: dict, cluster: Cluster, run_id: int) -> Wor
             args += ["--images", *[VolumePath(params["volume"], item) for item in params["images"]]]
         spec.tasks = [TaskSpec("faces", args, image=params["image"], inputs=params["images"])]
     elif kind == TemplateKind.CAMERA_STREAM:
-        args = ["stream", "--source", params["source"], "--process", params["processing"],
+        args = ["stream", "--source", _stream_source(params), "--process", params["processing"],
                 "--fps", f"{params['fps']:g}", "--width", str(params["width"])]  # fmt: skip
         spec.tasks = [TaskSpec("stream", args, image=params["image"], port=STREAM_PORT)]
         spec.long_running = True
@@ -87,6 +87,16 @@ def build_spec(*, kind: str, params: dict, cluster: Cluster, run_id: int) -> Wor
              "Kubernetes cluster for images, GPUs and manifests."}
         )  # fmt: skip
     return spec
+
+
+def _stream_source(params: dict):
+    """A `file:` source is a path on the run's volume (params checked it), resolved where the
+    stream runs; every other source is passed as it is."""
+    source = params["source"]
+    if not source.startswith("file:"):
+        return source
+    path, sep, options = source.removeprefix("file:").partition("?")
+    return VolumePath(params["volume"], path, prefix="file:", suffix=sep + options)
 
 
 def _lane_tasks(spec: WorkloadSpec, params: dict, cluster: Cluster) -> None:

@@ -7,7 +7,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clusters import kubeconfig as kubeconfig_mod
-from clusters.choices import ClusterKind, CredentialKind
+from clusters.choices import (
+    CLIENT_SECRET_MAX_CHARS,
+    KUBECONFIG_MAX_CHARS,
+    SECRET_FIELDS,
+    ClusterKind,
+    CredentialKind,
+)
 from clusters.models import Cluster, Credential
 from clusters.validators import validate_dns_label, validate_guid, validate_tenant
 
@@ -25,6 +31,7 @@ def _django_validator(func):
 class CredentialSerializer(serializers.ModelSerializer):
     client_secret = serializers.CharField(
         write_only=True,
+        max_length=CLIENT_SECRET_MAX_CHARS,
         required=False,
         allow_blank=True,
         trim_whitespace=True,
@@ -36,6 +43,7 @@ class CredentialSerializer(serializers.ModelSerializer):
         required=False,
         allow_blank=True,
         trim_whitespace=False,
+        max_length=KUBECONFIG_MAX_CHARS,
         help_text="Kubeconfig: the file's text, certificates embedded. Write-only.",
     )
     has_secret = serializers.SerializerMethodField()
@@ -80,6 +88,12 @@ class CredentialSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"kind": "The kind of a credential cannot change."})
         creating = self.instance is None
         errors = {}
+        for other, names in SECRET_FIELDS.items():
+            for name in names:
+                if kind and other != kind and attrs.get(name):
+                    errors[name] = f"Not a field of a {CredentialKind(kind).label} credential."
+        if errors:
+            raise serializers.ValidationError(errors)
         if kind == CredentialKind.AZURE:
             checks = {
                 "tenant_id": validate_tenant,
@@ -150,6 +164,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         write_only=True,
         required=False,
         trim_whitespace=False,
+        max_length=KUBECONFIG_MAX_CHARS,
         help_text="For kind=kubernetes: the kubeconfig text (certificates embedded). Write-only.",
     )
     context = serializers.CharField(

@@ -14,19 +14,19 @@ urlpatterns = [
         v.AksRegisterProvidersView.as_view(),
         name="aks-register-providers",
     ),  # fmt: skip
-    path("aks/<int:pk>/delete/", v.AksDeleteView.as_view(), name="aks-delete"),
+    path("aks/<id:pk>/delete/", v.AksDeleteView.as_view(), name="aks-delete"),
     path(
-        "aks/<int:pk>/upgrade-versions/",
+        "aks/<id:pk>/upgrade-versions/",
         v.AksUpgradeVersionsView.as_view(),
         name="aks-upgrade-versions",
     ),  # fmt: skip
-    path("aks/<int:pk>/<slug:change>/", v.AksChangeView.as_view(), name="aks-change"),
-    path("azure-operations/<int:pk>/", v.AzureOperationView.as_view(), name="azure-operation"),
+    path("aks/<id:pk>/<slug:change>/", v.AksChangeView.as_view(), name="aks-change"),
+    path("azure-operations/<id:pk>/", v.AzureOperationView.as_view(), name="azure-operation"),
     path("storage/", v.FileShareListView.as_view(), name="storage-list"),
     path("storage/new/", v.FileShareCreateView.as_view(), name="storage-create"),
-    path("storage/<int:pk>/", v.FileShareDetailView.as_view(), name="storage-detail"),
-    path("storage/<int:pk>/upload/", v.FileShareUploadView.as_view(), name="storage-upload"),
-    path("storage/<int:pk>/download/", v.FileShareDownloadView.as_view(), name="storage-download"),
+    path("storage/<id:pk>/", v.FileShareDetailView.as_view(), name="storage-detail"),
+    path("storage/<id:pk>/upload/", v.FileShareUploadView.as_view(), name="storage-upload"),
+    path("storage/<id:pk>/download/", v.FileShareDownloadView.as_view(), name="storage-download"),
     path("registries/", v.RegistryListView.as_view(), name="registry-list"),
-    path("registries/<int:pk>/", v.RegistryDetailView.as_view(), name="registry-detail"),
+    path("registries/<id:pk>/", v.RegistryDetailView.as_view(), name="registry-detail"),
 ]

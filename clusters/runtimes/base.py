@@ -24,10 +24,13 @@ class StartRejected(RuntimeFailure):
 
 @dataclass(frozen=True)
 class VolumePath:
-    """A path relative to a volume's root (an input folder, an output folder)."""
+    """A path relative to a volume's root (an input folder, an output folder), resolved where
+    the task runs; `prefix` and `suffix` wrap it (a `file:` stream source and its options)."""
 
     volume: str
     relative: str = ""
+    prefix: str = ""
+    suffix: str = ""
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ class LocalRuntime:
 
     def _resolve(self, spec: WorkloadSpec, workdir: Path, arg) -> str:
         if isinstance(arg, VolumePath):
-            return str(self._volume_dir(spec, arg.volume) / arg.relative)
+            path = self._volume_dir(spec, arg.volume) / arg.relative
+            return f"{arg.prefix}{path}{arg.suffix}"
         if isinstance(arg, WorkPath):
             return str(workdir / arg.relative)
         return arg

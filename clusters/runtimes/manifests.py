@@ -60,9 +60,10 @@ def validate(obj: dict, version: str = VALIDATE_VERSION) -> None:
 def _resolve(spec: WorkloadSpec, arg) -> str:
     if isinstance(arg, VolumePath):
         volume = next(v for v in spec.volumes if v.name == arg.volume)
-        return (
+        path = (
             posixpath.join(volume.mount_path, arg.relative) if arg.relative else volume.mount_path
         )
+        return f"{arg.prefix}{path}{arg.suffix}"
     if isinstance(arg, WorkPath):
         return posixpath.join(WORK_MOUNT, arg.relative) if arg.relative else WORK_MOUNT
     return arg

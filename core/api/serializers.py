@@ -7,7 +7,7 @@ from django.contrib.auth.password_validation import validate_password
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.choices import Role
+from core.choices import PASSWORD_MAX_CHARS, Role
 from core.models import ApiToken, AuditEvent
 from core.selectors import role_of
 
@@ -18,6 +18,7 @@ class UserSerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
     password = serializers.CharField(
         write_only=True,
+        max_length=PASSWORD_MAX_CHARS,
         required=False,
         allow_blank=True,
         style={"input_type": "password"},

@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
+from core.api.routers import Router
 from core.api.views import ApiTokenViewSet, AuditEventViewSet, MeView, UserViewSet
 
-router = DefaultRouter()
+router = Router()
 router.register("users", UserViewSet, basename="user")
 router.register("tokens", ApiTokenViewSet, basename="apitoken")
 router.register("audit", AuditEventViewSet, basename="auditevent")

@@ -111,19 +111,25 @@ def test_viewing_a_camera_is_recorded_in_the_audit_log(camera, viewer_user):
 
 
 def test_anonymous_viewers_and_foreign_origins_are_refused(camera, viewer_user, client):
+    """No identity, another site, or another application on our host name (another port)."""
     client.force_login(viewer_user)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
 
     async def scenario():
         results = []
-        for kwargs in ({}, {"cookie": cookie, "headers": [(b"origin", b"https://evil.example")]}):
+        other_port = [(b"origin", b"http://testserver:3000"), (b"host", b"testserver")]
+        for kwargs in (
+            {},
+            {"cookie": cookie, "headers": [(b"origin", b"https://evil.example")]},
+            {"cookie": cookie, "headers": other_port},
+        ):
             comm = communicator(f"/ws/cameras/{camera.pk}/frames/", **kwargs)
             connected, _ = await comm.connect()
             results.append(connected)
             await comm.disconnect()
         return results
 
-    assert asyncio.run(scenario()) == [False, False]
+    assert asyncio.run(scenario()) == [False, False, False]
 
 
 def test_viewers_are_disconnected_when_the_camera_is_deleted(camera, viewer_user, operator_user):

@@ -153,6 +153,23 @@ def test_a_session_from_a_foreign_origin_is_refused(run, viewer_user, client):
     assert _refused(f"/ws/runs/{run.pk}/logs/", cookie=cookie, headers=evil) is not None
 
 
+def test_a_session_from_another_port_on_our_host_is_refused(run, viewer_user, client):
+    """Another web application on the same host name (another port) cannot ride the cookie,
+    while the page on the panel's own scheme, host and port can."""
+    client.force_login(viewer_user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    path = f"/ws/runs/{run.pk}/logs/"
+
+    def attempt(origin: bytes, host: bytes) -> int | None:
+        return _refused(path, cookie=cookie, headers=[(b"origin", origin), (b"host", host)])
+
+    assert attempt(b"http://127.0.0.1:9999", b"127.0.0.1:8000") is not None
+    assert attempt(b"http://localhost:3000", b"localhost:8000") is not None
+    assert attempt(b"https://127.0.0.1:8000", b"127.0.0.1:8000") is not None  # other scheme
+    assert attempt(b"http://127.0.0.1:8000", b"127.0.0.1:8000") is None
+    assert attempt(b"http://localhost", b"localhost:80") is None  # the default port, spelled out
+
+
 def test_a_session_cookie_without_an_origin_is_not_enough(run, viewer_user, client):
     """Without an Origin the client is not a browser page of ours: it needs a token."""
     client.force_login(viewer_user)

@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
+from core.api.routers import Router
 from workloads.api.views import RunViewSet, TemplateViewSet
 
-router = DefaultRouter()
+router = Router()
 router.register("templates", TemplateViewSet, basename="template")
 router.register("runs", RunViewSet, basename="run")
 urlpatterns = router.urls

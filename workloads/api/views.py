@@ -44,6 +44,7 @@ class TemplateViewSet(
     filterset_class = TemplateFilterSet
     search_fields = ["slug", "name", "description"]
     lookup_field = "slug"
+    lookup_value_regex = r"[-\w]{1,63}"
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -88,6 +89,13 @@ class RunViewSet(
         if self.action == "create":
             return RunCreateSerializer
         return RunSerializer
+
+    def filter_queryset(self, queryset):
+        # The list's filters and `?search=` choose runs; on one run they must not hide it (the
+        # logs action has a `search` of its own, for lines).
+        if self.detail:
+            return queryset
+        return super().filter_queryset(queryset)
 
     def get_queryset(self):
         queryset = super().get_queryset()

@@ -1,13 +1,12 @@
-from rest_framework.routers import DefaultRouter
-
 from clusters.azure.api.views import (
     AksClusterViewSet,
     AzureOperationViewSet,
     ContainerRegistryViewSet,
     FileShareViewSet,
 )
+from core.api.routers import Router
 
-router = DefaultRouter()
+router = Router()
 router.register("aks", AksClusterViewSet, basename="aks")
 router.register("azure-operations", AzureOperationViewSet, basename="azure-operation")
 router.register("file-shares", FileShareViewSet, basename="file-share")

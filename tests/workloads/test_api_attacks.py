@@ -1,0 +1,140 @@
+"""Requests an outside tester sent to the runs API, and the answers they must get."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from workloads.models import Run, RunLogLine, WorkloadTemplate
+
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
+
+
+@pytest.fixture
+def logged_run(presets, local_cluster):
+    template = WorkloadTemplate.objects.get(slug="lane-detection")
+    run = Run.objects.create(template=template, cluster=local_cluster, state="succeeded")
+    texts = ["reading lanes.mp4", "frame 10", "lanes found: 2", "done"]
+    RunLogLine.objects.bulk_create(
+        RunLogLine(run=run, cursor=i, pod="p", text=text, time=timezone.now())
+        for i, text in enumerate(texts, start=1)
+    )
+    return run
+
+
+def test_log_search_finds_the_lines_of_the_run_instead_of_a_404(logged_run, viewer_api):
+    """`?search=` on a run's logs searches its lines; it does not filter the run away."""
+    response = viewer_api.get(f"/api/runs/{logged_run.pk}/logs/", {"search": "lanes"})
+    assert response.status_code == 200, response.content
+    assert [line["text"] for line in response.json()["lines"]] == [
+        "reading lanes.mp4", "lanes found: 2",
+    ]  # fmt: skip
+
+
+def test_the_run_list_still_searches_runs(logged_run, viewer_api):
+    assert viewer_api.get("/api/runs/", {"search": "lane-detection"}).json()["count"] == 1
+    assert viewer_api.get("/api/runs/", {"search": "no-such-template"}).json()["count"] == 0
+
+
+def test_a_nul_byte_in_a_parameter_is_a_400_and_no_run(presets, local_cluster, operator_api):
+    """It used to be accepted with 201, then the run failed at start."""
+    before = Run.objects.count()
+    response = operator_api.post(
+        "/api/runs/",
+        {"template": "camera-stream", "cluster": local_cluster.name,
+         "params": {"source": "test:ball\x00--evil"}},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 400, response.content
+    assert "source" in response.json()["error"]["fields"]
+    assert Run.objects.count() == before
+
+
+def test_a_megabyte_template_description_is_refused(presets, operator_api):
+    response = operator_api.post(
+        "/api/templates/",
+        {"slug": "big", "name": "Big", "kind": "lane-detection", "description": "x" * 1_000_000},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "description" in response.json()["error"]["fields"]
+    assert not WorkloadTemplate.objects.filter(slug="big").exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/runs/{2**70}/",
+        f"/runs/{2**70}/outputs/1/",
+        f"/runs/1/outputs/{2**70}/",
+        f"/cameras/{2**64}/",
+    ],
+)
+def test_a_page_for_an_id_past_64_bits_is_a_404(viewer_client, path):
+    assert viewer_client.get(path).status_code == 404
+
+
+def test_an_api_id_past_64_bits_is_a_404(viewer_api):
+    assert viewer_api.get(f"/api/runs/{2**63}/logs/").status_code == 404
+
+
+def _stream(api, cluster, **params):
+    return api.post(
+        "/api/runs/",
+        {"template": "camera-stream", "cluster": cluster.name, "params": params},
+        format="json",
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "file:/usr/share/pixmaps/debian-logo.png",
+        "file:/etc/shadow",
+        "file:../../../etc/shadow",
+        "file:clips/../../secret.mp4",
+        "v4l2:/dev/video0",
+        "gopher://camera.example/",
+    ],
+)
+def test_a_camera_source_cannot_read_files_or_devices_it_was_not_given(
+    presets, local_cluster, operator_api, source
+):
+    """A camera stream on the local cluster runs as the panel's user: an absolute path, a path
+    out of the volume, an unlisted device or an unknown scheme is refused before any run."""
+    before = Run.objects.count()
+    response = _stream(operator_api, local_cluster, source=source)
+    assert response.status_code == 400, response.content
+    assert "source" in response.json()["error"]["fields"]
+    assert Run.objects.count() == before
+
+
+def test_a_file_source_needs_the_volume_it_is_on(presets, local_cluster, operator_api):
+    response = _stream(operator_api, local_cluster, source="file:clips/gate.mp4")
+    assert response.status_code == 400
+    assert "volume" in response.json()["error"]["fields"]
+
+
+def test_a_file_on_a_volume_streams_from_that_volume(presets, local_cluster, operator_api):
+    """The run's command names the file inside the volume's folder, options kept."""
+    from clusters.models import Volume
+    from workloads.specs import build_spec
+
+    volume = Volume.objects.create(cluster=local_cluster, name="footage", local_path="footage")
+    response = _stream(
+        operator_api, local_cluster, source="file:clips/gate.mp4?loop=0", volume=volume.name
+    )
+    assert response.status_code == 201, response.content
+    run = Run.objects.get(pk=response.json()["id"])
+    spec = build_spec(
+        kind=run.template.kind, params=run.params, cluster=local_cluster, run_id=run.pk
+    )
+    source = spec.tasks[0].args[spec.tasks[0].args.index("--source") + 1]
+    assert source.volume == "footage" and source.relative == "clips/gate.mp4"
+    assert (source.prefix, source.suffix) == ("file:", "?loop=0")
+
+
+def test_an_admin_listed_device_may_be_streamed(presets, local_cluster, operator_api, settings):
+    settings.CAMERA_DEVICES = ["/dev/video0"]
+    assert _stream(operator_api, local_cluster, source="v4l2:/dev/video0").status_code == 201
+    assert _stream(operator_api, local_cluster, source="v4l2:/dev/video1").status_code == 400
