@@ -7,7 +7,9 @@ import logging
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from clusters import kubeconfig as kubeconfig_mod
@@ -246,10 +248,19 @@ def cluster_update(*, actor: Actor, cluster: Cluster, **fields) -> Cluster:
 
 @transaction.atomic
 def cluster_delete(*, actor: Actor, cluster: Cluster) -> None:
-    """Forget a cluster (its workloads keep running); an imported kubeconfig goes with it."""
+    """Forget a cluster (its workloads keep running); an imported kubeconfig goes with it.
+
+    What still refers to it (the runs that ran there) is deleted first, on purpose."""
     credential = cluster.credential
     audit_record(actor=actor, action=AuditAction.DELETE, obj=cluster)
-    cluster.delete()
+    try:
+        cluster.delete()
+    except ProtectedError as exc:
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
+        raise ValidationError(
+            {"cluster": f"{cluster.name} still has {len(exc.protected_objects)} "
+             f"{' and '.join(kinds)}: delete them first."}
+        ) from None  # fmt: skip
     if (
         credential is not None
         and not credential.clusters.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
@@ -132,7 +133,11 @@ class ClusterDeleteView(RoleRequiredMixin, View):
         if request.POST.get("confirm_name") != cluster.name:
             messages.error(request, f"Type the cluster's name ({cluster.name}) to confirm.")
             return redirect("cluster-detail", pk=cluster.pk)
-        services.cluster_delete(actor=Actor.from_request(request), cluster=cluster)
+        try:
+            services.cluster_delete(actor=Actor.from_request(request), cluster=cluster)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("cluster-detail", pk=cluster.pk)
         messages.success(request, f"Forgot cluster {cluster.name}.")
         return redirect("cluster-list")
 

@@ -10,13 +10,13 @@ from functools import lru_cache
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
 from core.choices import AuditAction, Role
 from core.models import ApiToken, AuditEvent, Profile
-from core.selectors import token_digest
+from core.selectors import role_of, token_digest
 
 User = get_user_model()
 TOKEN_PREFIX = "cp_"
@@ -123,6 +123,10 @@ def user_create(
 
 
 @transaction.atomic
+def _is_admin(user: AbstractUser) -> bool:
+    return role_of(user) == Role.ADMIN
+
+
 def user_update(
     *,
     actor: Actor,
@@ -132,6 +136,13 @@ def user_update(
     email: str | None = None,
     password: str | None = None,
 ) -> AbstractUser:
+    if actor.user is not None and actor.user.pk == user.pk:
+        if is_active is False or (role is not None and role != Role.ADMIN and _is_admin(user)):
+            # Nobody locks themselves (and possibly everyone) out by accident.
+            raise ValidationError(
+                {"role" if is_active is not False else "is_active":
+                 "You cannot deactivate yourself or remove your own admin role."}
+            )  # fmt: skip
     changes: dict = {}
     profile = getattr(user, "profile", None) or Profile.objects.create(user=user)
     if role is not None and role != profile.role:
@@ -155,6 +166,8 @@ def user_update(
 
 @transaction.atomic
 def user_delete(*, actor: Actor, user: AbstractUser) -> None:
+    if actor.user is not None and actor.user.pk == user.pk:
+        raise ValidationError({"user": "You cannot delete your own account."})
     audit_record(actor=actor, action=AuditAction.DELETE, obj=user)
     user.delete()
 

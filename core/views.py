@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
@@ -106,11 +107,7 @@ class UserEditView(RoleRequiredMixin, View):
         form = UserEditForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            if user == request.user and (not data["is_active"] or data["role"] != Role.ADMIN):
-                form.add_error(
-                    None, "You cannot deactivate yourself or remove your own admin role."
-                )
-            else:
+            try:
                 services.user_update(
                     actor=Actor.from_request(request),
                     user=user,
@@ -119,6 +116,9 @@ class UserEditView(RoleRequiredMixin, View):
                     email=data["email"],
                     password=data["password"] or None,
                 )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
                 messages.success(request, f"Saved {user.username}.")
                 return redirect("user-list")
         return render(request, "core/user_edit.html", {"subject": user, "form": form}, status=400)

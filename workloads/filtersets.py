@@ -1,13 +1,14 @@
 import django_filters
 
+from core.filtersets import UtcDateTimeFilter
 from workloads.models import Run, WorkloadTemplate
 
 
 class RunFilterSet(django_filters.FilterSet):
     template = django_filters.CharFilter(field_name="template__slug")
     cluster = django_filters.CharFilter(field_name="cluster__name")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Run

@@ -173,7 +173,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         allow_blank=True,
         help_text="The kubeconfig context to use (default: its current-context).",
     )
-    server = serializers.CharField(source="credential.server", read_only=True, default="")
+    server = serializers.SerializerMethodField(help_text="The API server (empty when local).")
     name = serializers.CharField(max_length=63, validators=[_django_validator(validate_dns_label)])
     namespace = serializers.CharField(
         max_length=63,
@@ -211,6 +211,11 @@ class ClusterSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    # A method, not `source="credential.server"`: a PATCH answer would drop the field when
+    # there is no credential, and generated clients expect every field.
+    def get_server(self, obj: Cluster) -> str:
+        return obj.credential.server if obj.credential_id else ""
 
     @extend_schema_field(CapacitySerializer)
     def get_capacity(self, obj: Cluster) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -121,7 +122,10 @@ class ClusterViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        services.cluster_delete(actor=Actor.from_request(self.request), cluster=instance)
+        try:
+            services.cluster_delete(actor=Actor.from_request(self.request), cluster=instance)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
 
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -47,17 +48,23 @@ class UserViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.user_update(
-            actor=Actor.from_request(self.request),
-            user=serializer.instance,
-            role=data.get("role"),
-            is_active=data.get("is_active"),
-            email=data.get("email"),
-            password=data.get("password") or None,
-        )
+        try:
+            serializer.instance = services.user_update(
+                actor=Actor.from_request(self.request),
+                user=serializer.instance,
+                role=data.get("role"),
+                is_active=data.get("is_active"),
+                email=data.get("email"),
+                password=data.get("password") or None,
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
 
     def perform_destroy(self, instance):
-        services.user_delete(actor=Actor.from_request(self.request), user=instance)
+        try:
+            services.user_delete(actor=Actor.from_request(self.request), user=instance)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
 
 
 @extend_schema_view(

@@ -29,3 +29,19 @@ def test_a_megabyte_password_is_refused(admin_api):
     assert response.status_code == 400
     assert "password" in response.json()["error"]["fields"]
     assert not get_user_model().objects.filter(username="big").exists()
+
+
+def test_an_admin_cannot_delete_demote_or_deactivate_themselves(admin_user, admin_api):
+    """A fuzzer (or a slip) deleted the only admin through the API; the pages refused it
+    already, and now the rule lives where both go through."""
+    me = f"/api/users/{admin_user.pk}/"
+    assert admin_api.delete(me).status_code == 400
+    assert admin_api.patch(me, {"role": "viewer"}, format="json").status_code == 400
+    assert admin_api.patch(me, {"is_active": False}, format="json").status_code == 400
+    admin_user.refresh_from_db()
+    assert admin_user.is_active and admin_user.profile.role == "admin"
+    assert admin_api.patch(me, {"email": "me@example.org"}, format="json").status_code == 200
+
+
+def test_an_admin_can_still_delete_someone_else(admin_api, viewer_user):
+    assert admin_api.delete(f"/api/users/{viewer_user.pk}/").status_code == 204

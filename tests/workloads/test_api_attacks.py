@@ -138,3 +138,19 @@ def test_an_admin_listed_device_may_be_streamed(presets, local_cluster, operator
     settings.CAMERA_DEVICES = ["/dev/video0"]
     assert _stream(operator_api, local_cluster, source="v4l2:/dev/video0").status_code == 201
     assert _stream(operator_api, local_cluster, source="v4l2:/dev/video1").status_code == 400
+
+
+def test_a_time_filter_with_any_offset_filters_instead_of_failing(
+    logged_run, viewer_api, admin_api
+):
+    """PostgreSQL refuses offsets past 15:59 that ISO 8601 allows: the filter converts to UTC
+    first, and a time no conversion can reach is a 400 naming the filter."""
+    later = viewer_api.get("/api/runs/", {"created_before": "4802-08-22T21:52:56+18:46"})
+    assert later.status_code == 200 and later.json()["count"] == 1
+    earlier = viewer_api.get("/api/runs/", {"created_after": "4802-08-22T21:52:56+18:46"})
+    assert earlier.status_code == 200 and earlier.json()["count"] == 0
+    audit = admin_api.get("/api/audit/", {"until": "1172-06-01T08:06:05+18:30"})
+    assert audit.status_code == 200
+    beyond = viewer_api.get("/api/runs/", {"created_before": "0001-01-01T00:00:00+05:00"})
+    assert beyond.status_code == 400
+    assert "created_before" in beyond.json()["error"]["fields"]

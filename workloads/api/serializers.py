@@ -19,6 +19,7 @@ from workloads.params import DEFAULTS
 
 
 class TemplateSerializer(serializers.ModelSerializer):
+    params = serializers.DictField(required=False, default=dict, help_text="Parameter defaults.")
     parameters = serializers.SerializerMethodField(help_text="Every parameter with its default.")
 
     class Meta:
@@ -88,7 +89,9 @@ class FaceResultSerializer(serializers.ModelSerializer):
 class RunSerializer(serializers.ModelSerializer):
     template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="None: the panel itself."
+    )
 
     class Meta:
         model = Run

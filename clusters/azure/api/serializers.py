@@ -26,7 +26,9 @@ def azure_credentials():
 
 class AzureOperationSerializer(serializers.ModelSerializer):
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
-    cluster_name = serializers.CharField(source="cluster.name", read_only=True, default=None)
+    cluster_name = serializers.CharField(
+        source="cluster.name", read_only=True, allow_null=True, default=None
+    )
     # A plain string in the schema: an enum named "status" would collide with the clusters' one.
     status = serializers.CharField(read_only=True, help_text="queued, running, succeeded or failed")  # fmt: skip
     kind = serializers.CharField(read_only=True, help_text="create, scale_pool, add_pool, remove_pool, upgrade, delete, register_providers, create_share, create_registry")  # fmt: skip
