@@ -6,12 +6,17 @@ paths to files on someone's laptop and no exec plugins, because the panel's work
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from kubernetes import client as k8s
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import new_client_from_config_dict
@@ -112,8 +117,56 @@ def _temp_dir() -> str:
     return str(path)
 
 
+# Never an API server: link-local addresses and the cloud metadata services behind them, where
+# a request made with the panel's network position could read the machine's own credentials.
+REFUSED_NETWORKS = tuple(
+    ipaddress.ip_network(net) for net in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
+)
+
+
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple:
+    try:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"CLUSTER_ALLOWED_NETWORKS: {exc}. Give networks such as 10.0.0.0/8, comma-separated."
+        ) from None
+
+
+def check_server_address(server: str) -> None:
+    """Refuse an API server on a link-local or metadata address, or outside the networks an
+    admin allows (CLUSTER_ALLOWED_NETWORKS, every address when empty). Every address the name
+    resolves to is checked; a name that does not resolve is left to the connection's error."""
+    parts = urlsplit(server)
+    if not parts.hostname:
+        raise KubeconfigError(f"The server address {server!r} names no host.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return
+    allowed = _networks(tuple(settings.CLUSTER_ALLOWED_NETWORKS))
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if getattr(address, "ipv4_mapped", None):
+            address = address.ipv4_mapped
+        if any(address in network for network in REFUSED_NETWORKS):
+            raise KubeconfigError(
+                f"The server {parts.hostname} is at {address}, a link-local or cloud metadata "
+                "address: the panel never connects there."
+            )
+        if allowed and not any(address in network for network in allowed):
+            raise KubeconfigError(
+                f"The server {parts.hostname} is at {address}, outside the networks clusters may "
+                f"be reached on (CLUSTER_ALLOWED_NETWORKS: {', '.join(map(str, allowed))})."
+            )
+
+
 def api_client(kubeconfig: Kubeconfig) -> k8s.ApiClient:
-    """A fresh API client for this kubeconfig; fails fast rather than retrying for minutes."""
+    """A fresh API client for this kubeconfig; fails fast rather than retrying for minutes.
+    Every client the panel builds comes from here, so the address check applies to all."""
+    check_server_address(kubeconfig.server)
     configuration = type.__call__(k8s.Configuration)
     configuration.retries = 1
     try:

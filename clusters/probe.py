@@ -129,7 +129,8 @@ def node_summary(node: k8s.V1Node) -> dict:
 
 def probe_kubernetes(api: k8s.ApiClient, server: str = "") -> Snapshot:
     """Ask the API server for its version, nodes and namespaces."""
-    timeout = settings.KUBERNETES_REQUEST_TIMEOUT
+    # (connect, read): a port that accepts but never speaks TLS is given up on in seconds.
+    timeout = (settings.KUBERNETES_CONNECT_TIMEOUT, settings.KUBERNETES_REQUEST_TIMEOUT)
     try:
         version = k8s.VersionApi(api).get_code(_request_timeout=timeout).git_version
         core = k8s.CoreV1Api(api)

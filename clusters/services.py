@@ -198,6 +198,8 @@ def cluster_import(
         snapshot = _probe_kubeconfig(parsed)
     except ProbeError as exc:
         raise ClusterImportError(exc.message) from exc
+    except kubeconfig_mod.KubeconfigError as exc:
+        raise ClusterImportError(str(exc), field="kubeconfig") from exc
     with transaction.atomic():
         credential = Credential.objects.create(
             name=_unique_credential_name(f"{name}-kubeconfig"),

@@ -173,6 +173,9 @@ ENCRYPTION_KEY_FILE = Path(env_str("ENCRYPTION_KEY_FILE", str(DATA_DIR / "encryp
 LOCAL_CLUSTER_NAME = env_str("LOCAL_CLUSTER_NAME", socket.gethostname() or "local")
 LOCAL_DATA_ROOT = Path(env_str("LOCAL_DATA_ROOT", str(DATA_DIR / "local"))).resolve()
 KUBERNETES_REQUEST_TIMEOUT = env_int("KUBERNETES_REQUEST_TIMEOUT", 10)
+KUBERNETES_CONNECT_TIMEOUT = env_int("KUBERNETES_CONNECT_TIMEOUT", 3)
+# Networks imported clusters may be reached on (empty: any, except link-local and metadata).
+CLUSTER_ALLOWED_NETWORKS = env_list("CLUSTER_ALLOWED_NETWORKS", [])
 # Camera devices (v4l2:/dev/videoN) camera streams may open; none unless an admin lists them.
 CAMERA_DEVICES = env_list("CAMERA_DEVICES", [])
 

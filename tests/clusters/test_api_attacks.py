@@ -72,3 +72,45 @@ def test_an_aks_action_on_an_id_past_64_bits_is_a_404(admin_api, action):
 )
 def test_a_page_for_an_id_past_64_bits_is_a_404(admin_client, path):
     assert admin_client.get(path).status_code == 404
+
+
+def _import(api, server: str):
+    body = {"name": "probe", "kind": "kubernetes", "kubeconfig": minimal(server=server)}
+    return api.post("/api/clusters/", body, format="json")
+
+
+@pytest.mark.parametrize(
+    "server",
+    ["https://169.254.169.254", "https://[fd00:ec2::254]:443", "https://[::ffff:169.254.169.254]"],
+)
+def test_an_import_never_connects_to_a_metadata_address(admin_api, server):
+    from clusters.models import Cluster
+
+    response = _import(admin_api, server)
+    assert response.status_code == 400
+    assert "link-local or cloud metadata" in str(response.json()["error"]["fields"]["kubeconfig"])
+    assert not Cluster.objects.filter(name="probe").exists()
+
+
+def test_an_admin_can_restrict_the_networks_imports_reach(admin_api, settings):
+    settings.CLUSTER_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    response = _import(admin_api, "https://127.0.0.1:6443")
+    assert response.status_code == 400
+    assert "CLUSTER_ALLOWED_NETWORKS" in str(response.json()["error"]["fields"]["kubeconfig"])
+
+
+def test_a_port_that_never_speaks_tls_fails_the_import_in_seconds(admin_api):
+    """It held the request for about 20 s; the connection now gives up after the connect
+    timeout, with a reason an operator can act on."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts, never answers the TLS handshake
+        started = time.monotonic()
+        response = _import(admin_api, f"https://127.0.0.1:{silent.getsockname()[1]}")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 400
+    assert "unreachable" in str(response.json()["error"]["fields"]).lower()
+    assert elapsed < 10, elapsed
