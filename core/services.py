@@ -5,38 +5,28 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
 from core.choices import AuditAction, Role
 from core.models import ApiToken, AuditEvent, Profile
+from core.networks import Address, address_in, networks
 from core.selectors import role_of, token_digest
 
 User = get_user_model()
 TOKEN_PREFIX = "cp_"
 
 
-def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _address(text: str | None) -> Address | None:
     try:
         return ipaddress.ip_address((text or "").strip())
     except ValueError:
         return None
-
-
-@lru_cache(maxsize=8)
-def _trusted_proxies(entries: tuple[str, ...]) -> tuple:
-    try:
-        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"TRUSTED_PROXIES: {exc}. Give IP addresses or networks, comma-separated."
-        ) from None
 
 
 def client_address(meta: dict) -> str | None:
@@ -46,8 +36,8 @@ def client_address(meta: dict) -> str | None:
     one of TRUSTED_PROXIES (none by default); then the address is the nearest one in it that is
     not a trusted proxy itself."""
     remote = _address(meta.get("REMOTE_ADDR"))
-    proxies = _trusted_proxies(tuple(settings.TRUSTED_PROXIES))
-    if remote is None or not any(remote in network for network in proxies):
+    proxies = networks("TRUSTED_PROXIES", tuple(settings.TRUSTED_PROXIES))
+    if remote is None or not address_in(remote, proxies):
         return str(remote) if remote else None
     hops = [hop for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -55,7 +45,7 @@ def client_address(meta: dict) -> str | None:
         if address is None:
             break  # a malformed chain: believe no more of it
         remote = address
-        if not any(address in network for network in proxies):
+        if not address_in(address, proxies):
             break
     return str(remote)
 
@@ -122,11 +112,11 @@ def user_create(
     return user
 
 
-@transaction.atomic
 def _is_admin(user: AbstractUser) -> bool:
     return role_of(user) == Role.ADMIN
 
 
+@transaction.atomic
 def user_update(
     *,
     actor: Actor,

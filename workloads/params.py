@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import yaml
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from workloads.choices import CameraProcessing, TemplateKind
@@ -162,14 +163,14 @@ def _source(field: str, value: Any) -> str:
     scheme = next((s for s in SOURCE_SCHEMES if source.lower().startswith(s)), None)
     if scheme is None:
         raise ValidationError({field: f"Use one of {', '.join(SOURCE_SCHEMES)}."})
+    # One spelling, so every later check of the scheme (`file:` needs a volume) sees it.
+    source = scheme + source[len(scheme) :]
     if scheme == "file:":
         path = source[len(scheme) :].partition("?")[0]
         if not path:
             raise ValidationError({field: "Name the file: file:<path on the volume>."})
         _relative_path(field, path)
     if scheme == "v4l2:":
-        from django.conf import settings
-
         device = source[len(scheme) :]
         if device not in settings.CAMERA_DEVICES:
             allowed = ", ".join(settings.CAMERA_DEVICES) or "none"

@@ -109,8 +109,10 @@ def test_a_camera_source_cannot_read_files_or_devices_it_was_not_given(
     assert Run.objects.count() == before
 
 
-def test_a_file_source_needs_the_volume_it_is_on(presets, local_cluster, operator_api):
-    response = _stream(operator_api, local_cluster, source="file:clips/gate.mp4")
+@pytest.mark.parametrize("source", ["file:clips/gate.mp4", "FILE:clips/gate.mp4"])
+def test_a_file_source_needs_the_volume_it_is_on(presets, local_cluster, operator_api, source):
+    """However the scheme is spelled: the pipeline reads `FILE:` as a file too."""
+    response = _stream(operator_api, local_cluster, source=source)
     assert response.status_code == 400
     assert "volume" in response.json()["error"]["fields"]
 
