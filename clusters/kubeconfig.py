@@ -10,16 +10,16 @@ import ipaddress
 import os
 import socket
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from kubernetes import client as k8s
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import new_client_from_config_dict
+
+from core.networks import address_in, networks
 
 FILE_REFERENCES = {
     "cluster": ("certificate-authority",),
@@ -124,16 +124,6 @@ REFUSED_NETWORKS = tuple(
 )
 
 
-@lru_cache(maxsize=8)
-def _networks(entries: tuple[str, ...]) -> tuple:
-    try:
-        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"CLUSTER_ALLOWED_NETWORKS: {exc}. Give networks such as 10.0.0.0/8, comma-separated."
-        ) from None
-
-
 def check_server_address(server: str) -> None:
     """Refuse an API server on a link-local or metadata address, or outside the networks an
     admin allows (CLUSTER_ALLOWED_NETWORKS, every address when empty). Every address the name
@@ -146,17 +136,17 @@ def check_server_address(server: str) -> None:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError):
         return
-    allowed = _networks(tuple(settings.CLUSTER_ALLOWED_NETWORKS))
+    allowed = networks("CLUSTER_ALLOWED_NETWORKS", tuple(settings.CLUSTER_ALLOWED_NETWORKS))
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if getattr(address, "ipv4_mapped", None):
             address = address.ipv4_mapped
-        if any(address in network for network in REFUSED_NETWORKS):
+        if address_in(address, REFUSED_NETWORKS):
             raise KubeconfigError(
                 f"The server {parts.hostname} is at {address}, a link-local or cloud metadata "
                 "address: the panel never connects there."
             )
-        if allowed and not any(address in network for network in allowed):
+        if allowed and not address_in(address, allowed):
             raise KubeconfigError(
                 f"The server {parts.hostname} is at {address}, outside the networks clusters may "
                 f"be reached on (CLUSTER_ALLOWED_NETWORKS: {', '.join(map(str, allowed))})."

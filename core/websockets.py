@@ -76,9 +76,7 @@ def presented_token(scope: dict) -> str | None:
     authorization = _header(scope, b"authorization") or ""
     if authorization.lower().startswith("token "):
         return authorization[6:].strip()
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    values = query.get("token")
-    return values[0] if values else None
+    return query_param(scope, "token")
 
 
 @database_sync_to_async
@@ -92,8 +90,7 @@ def _with_profile(user):
     """The session's user with its profile loaded, so role checks need no query in async code."""
     if not user.is_authenticated:
         return user
-    found = get_user_model().objects.select_related("profile").filter(pk=user.pk).first()
-    return found if found is not None else AnonymousUser()
+    return refreshed_user(user) or AnonymousUser()
 
 
 class _TokenOrSession:
