@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from kombu import Queue
 
-from controlpanel.env import env_bool, env_int, env_list, env_str
+from controlpanel.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("CONTROLPANEL_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "clusters",
     "workloads",
     "cameras",
+    "faces",
     "controlpanel",
 ]
 
@@ -153,8 +154,14 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 # they have a queue of their own, served by a thread-pool worker, so they never take the slots
 # that provisioning and submissions need. A worker started without -Q serves both queues.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("monitors"))
-CELERY_TASK_ROUTES = {"workloads.tasks.run_monitor_task": {"queue": "monitors"}}
+# Face images have a queue and a worker of their own too (FACES_CONCURRENCY processes), so a
+# backlog of a million images never delays a submission or a provisioning.
+FACES_QUEUE = "faces"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("monitors"), Queue(FACES_QUEUE))
+CELERY_TASK_ROUTES = {
+    "workloads.tasks.run_monitor_task": {"queue": "monitors"},
+    "faces.tasks.image_process_task": {"queue": FACES_QUEUE},
+}
 HEALTH_CHECK_INTERVAL = env_int("HEALTH_CHECK_INTERVAL", 60)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -178,6 +185,25 @@ KUBERNETES_CONNECT_TIMEOUT = env_int("KUBERNETES_CONNECT_TIMEOUT", 3)
 CLUSTER_ALLOWED_NETWORKS = env_list("CLUSTER_ALLOWED_NETWORKS", [])
 # Camera devices (v4l2:/dev/videoN) camera streams may open; none unless an admin lists them.
 CAMERA_DEVICES = env_list("CAMERA_DEVICES", [])
+
+# The face-recognition service (faces/): the cluster whose newest running
+# face-recognition-service run is the back-end ("local": the embedded one), matching, retries,
+# the circuit breaker and beat's recovery of rows the queue lost.
+FACES_CLUSTER = env_str("FACES_CLUSTER", "local")
+FACES_TOLERANCE = env_float("FACES_TOLERANCE", 0.6)
+FACES_UPLOAD_MAX_BYTES = env_int("FACES_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+FACES_BACKEND_CONNECT_TIMEOUT = env_float("FACES_BACKEND_CONNECT_TIMEOUT", 3)
+FACES_BACKEND_TIMEOUT = env_float("FACES_BACKEND_TIMEOUT", 60)
+FACES_MAX_ATTEMPTS = env_int("FACES_MAX_ATTEMPTS", 5)
+FACES_RETRY_DELAY = env_float("FACES_RETRY_DELAY", 2)
+FACES_RETRY_MAX_DELAY = env_float("FACES_RETRY_MAX_DELAY", 60)
+FACES_BREAKER_FAIL_MAX = env_int("FACES_BREAKER_FAIL_MAX", 5)
+FACES_BREAKER_WAIT = env_float("FACES_BREAKER_WAIT", 10)
+FACES_BREAKER_MAX_WAIT = env_float("FACES_BREAKER_MAX_WAIT", 300)
+FACES_PROBE_INTERVAL = env_float("FACES_PROBE_INTERVAL", 5)
+FACES_REQUEUE_AFTER = env_float("FACES_REQUEUE_AFTER", 180)
+FACES_REQUEUE_INTERVAL = env_float("FACES_REQUEUE_INTERVAL", 30)
+FACES_REQUEUE_BATCH = env_int("FACES_REQUEUE_BATCH", 1000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -216,6 +242,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CredentialKindEnum": "clusters.choices.CredentialKind",
         "ClusterKindEnum": "clusters.choices.ClusterKind",
+        "ClusterStatusEnum": "clusters.choices.ClusterStatus",
+        "FaceImageStatusEnum": "faces.choices.ImageStatus",
     },
 }
 
@@ -252,6 +280,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RECONCILE_INTERVAL,
     },
     # Azure operations (create, scale, delete...) whose worker died mid-poll.
+    # Open circuits of face back-ends: one probe each once their wait is over.
+    "faces-backends-probe": {
+        "task": "faces.tasks.backends_probe_task",
+        "schedule": FACES_PROBE_INTERVAL,
+    },
+    # Face images whose processor died or whose queue message was lost.
+    "faces-requeue-stale": {
+        "task": "faces.tasks.images_requeue_stale_task",
+        "schedule": FACES_REQUEUE_INTERVAL,
+    },
     "azure-operations-resume": {
         "task": "clusters.azure.tasks.azure_operations_resume",
         "schedule": RECONCILE_INTERVAL,

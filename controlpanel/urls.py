@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("clusters.urls")),
     path("", include("workloads.urls")),
     path("", include("cameras.urls")),
+    path("", include("faces.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(("controlpanel.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("clusters.api.urls")),
     path("", include("workloads.api.urls")),
     path("", include("core.api.urls")),
+    path("", include("faces.api.urls")),
 ]

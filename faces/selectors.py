@@ -1,0 +1,66 @@
+"""Reads of the face service: people, images, faces, and the back-ends' state."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, QuerySet
+
+from faces import backend
+from faces.breaker import BreakerStatus, status_of
+from faces.choices import ImageStatus
+from faces.models import Face, FaceImage, KnownFace, Person
+
+
+def person_list() -> QuerySet[Person]:
+    return Person.objects.annotate(
+        known_count=Count("known_faces", distinct=True),
+    ).prefetch_related(
+        Prefetch("known_faces", queryset=KnownFace.objects.order_by("pk"), to_attr="known_list")
+    )
+
+
+def person_images(person: Person) -> QuerySet[FaceImage]:
+    """The seed's join: every image the person was recognised in, newest first."""
+    return (
+        FaceImage.objects.filter(faces__person=person)
+        .distinct()
+        .prefetch_related(Prefetch("faces", queryset=Face.objects.select_related("person")))
+        .order_by("-created_at", "-id")
+    )
+
+
+def image_list() -> QuerySet[FaceImage]:
+    return FaceImage.objects.prefetch_related(
+        Prefetch("faces", queryset=Face.objects.select_related("person").order_by("pk"))
+    ).order_by("-created_at", "-id")
+
+
+def image_counts() -> dict[str, int]:
+    counts = dict(FaceImage.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    return {status: counts.get(status, 0) for status in ImageStatus.values}
+
+
+def service_status() -> dict:
+    """The back-end run, each address with its circuit, and the queue's counts."""
+    run = backend.service_run()
+    addresses: list[BreakerStatus] = []
+    error = ""
+    try:
+        addresses = [status_of(endpoint) for endpoint in backend.endpoints(run)]
+    except Exception as exc:  # noqa: BLE001 - the page must show why, not fail
+        error = f"cannot read the circuit state: {exc}"
+    states = {a.state for a in addresses}
+    if not addresses:
+        overall = "unavailable"
+    elif states == {"closed"}:
+        overall = "closed"
+    elif "closed" in states:
+        overall = "degraded"
+    else:
+        overall = "open"
+    return {
+        "state": overall,
+        "run": run,
+        "backends": addresses,
+        "counts": image_counts(),
+        "error": error,
+    }
