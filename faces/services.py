@@ -308,7 +308,7 @@ def _enqueue(ids: Iterable[int]) -> None:
 
     def send() -> None:
         for image_id in ids:
-            image_process_task.delay(image_id)
+            image_process_task.apply_async((image_id,), queue=settings.FACES_QUEUE)
 
     transaction.on_commit(send)
 

@@ -8,6 +8,7 @@ makes sure it is processed once.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from faces import services
 from faces.gallery import gallery_publish
@@ -19,7 +20,7 @@ def image_process_task(self, image_id: int) -> str:
     try:
         return services.image_process(image_id=image_id)
     except services.RetryLater as later:
-        raise self.retry(countdown=later.countdown) from None
+        raise self.retry(countdown=later.countdown, queue=settings.FACES_QUEUE) from None
 
 
 @shared_task(acks_late=True)

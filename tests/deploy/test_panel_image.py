@@ -66,6 +66,13 @@ def test_run_monitors_never_take_the_slots_provisioning_and_submissions_need():
     composed = {name: _worker_queues(service["command"]) for name, service in compose.items()
                 if service.get("command", [])[:4] == ["celery", "-A", "controlpanel", "worker"]}  # fmt: skip
     for workers in (procfile, composed):
-        assert workers == {"worker": ({"celery"}, "prefork"), "monitor": ({"monitors"}, "threads")}
+        assert workers == {
+            "worker": ({"celery"}, "prefork"),
+            "monitor": ({"monitors"}, "threads"),
+            "faces": ({"faces"}, "prefork"),
+        }
+    # Face images wait on a queue of their own, however long the backlog.
+    process = app.amqp.router.route({}, "faces.tasks.image_process_task")
+    assert process["queue"].name == "faces"
     # The local cluster's runs are the worker's child processes; the monitor checks them by pid.
     assert compose["monitor"]["pid"] == "service:worker"

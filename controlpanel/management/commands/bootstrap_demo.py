@@ -15,6 +15,7 @@ from clusters.services import cluster_ensure_local
 from core.choices import Role
 from core.crypto import ensure_key_file
 from core.services import SYSTEM, user_create
+from faces.bootstrap import bootstrap_face_service
 from workloads.bootstrap import bootstrap_demo as bootstrap_presets
 
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         self._extra_steps()
 
     def _extra_steps(self) -> None:
-        """Demo data of the apps: workload presets, then the demo cameras."""
-        for step in (bootstrap_presets, bootstrap_demo_cameras):
+        """Demo data of the apps: workload presets, the demo cameras, the face back-end."""
+        for step in (bootstrap_presets, bootstrap_demo_cameras, bootstrap_face_service):
             for line in step() or []:
                 self.stdout.write(line)

@@ -1,0 +1,238 @@
+"""Faults, with real processes: a back-end that stops answering while images wait, processors
+SIGKILLed mid-image (the child process, then the whole worker)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psutil
+import pytest
+
+from core.models import AuditEvent
+from faces import services
+from faces.breaker import breaker_for
+from faces.models import Face, FaceImage
+from tests.conftest import free_port, wait_for
+from tests.faces.conftest import REPO, env_for_subprocess, make_service_run
+
+pytestmark = [pytest.mark.faces, pytest.mark.slow]
+
+
+class BackendSwitch:
+    """An HTTP hop in front of the real back-end that the test turns off and on, as a Service
+    whose pods are gone answers through the API server's proxy (503), counting every call that
+    reaches it. `hold()` keeps /detect calls waiting, so a processor is caught mid-image."""
+
+    def __init__(self, target: str):
+        self.target, self.up = target, True
+        self.calls: Counter = Counter()
+        self.refused: Counter = Counter()
+        self.forwarded: Counter = Counter()
+        self.holding = threading.Event()
+        self.held = 0
+        self.release = threading.Event()
+        switch = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _relay(self, method: str):
+                path = self.path.split("?")[0]
+                switch.calls[path] += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if not switch.up:
+                    switch.refused[path] += 1
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if path == "/detect" and switch.holding.is_set():
+                    switch.held += 1
+                    switch.release.wait(60)
+                    return  # the caller was killed meanwhile: nothing reaches the back-end
+                request = urllib.request.Request(
+                    switch.target + self.path, data=body if method == "POST" else None,
+                    method=method, headers={"Content-Type": self.headers.get("Content-Type", "")},
+                )  # fmt: skip
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as answer:
+                        status, data = answer.status, answer.read()
+                except urllib.error.HTTPError as error:
+                    status, data = error.code, error.read()
+                switch.forwarded[path] += 1
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                self._relay("GET")
+
+            def do_POST(self):  # noqa: N802
+                self._relay("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def switch(face_server):
+    hop = BackendSwitch(face_server.url)
+    yield hop
+    hop.close()
+
+
+@pytest.fixture
+def switched_service(faces_cluster, switch, settings, redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.keys("faces:breaker:*"):
+        client.delete(key)
+    settings.FACES_BREAKER_WAIT = 0.5
+    settings.FACES_BREAKER_MAX_WAIT = 4
+    return make_service_run(faces_cluster, {"serve-0": switch.url})
+
+
+def statuses(ids) -> Counter:
+    return Counter(FaceImage.objects.filter(pk__in=ids).values_list("status", flat=True))
+
+
+def test_backend_down_opens_the_circuit_images_wait_then_each_is_processed_once(
+    celery_worker, switched_service, switch, operator_api, settings
+):
+    switch.up = False
+    paths = ["unknown/obama_small.jpg"] * 50
+    ids = operator_api.post(
+        "/api/faces/", {"volume": "photos", "paths": paths}, format="json"
+    ).json()["ids"]
+
+    # Every message taken, the circuit open, nothing failed or lost: all 50 wait as pending.
+    endpoint = services.usable_endpoints()[0][0]
+    wait_for(lambda: breaker_for(endpoint).current_state == "open", timeout=30)
+    wait_for(
+        lambda: statuses(ids) == Counter(pending=50) and services._queue_length() == 0, timeout=30
+    )
+    assert switch.refused["/detect"] <= settings.FACES_BREAKER_FAIL_MAX + 3  # 4 worker threads
+    assert set(FaceImage.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {0}
+    service = operator_api.get("/api/faces/service/").json()
+    assert service["state"] == "open" and service["counts"]["pending"] == 50
+
+    # While it stays down: one probe per wait, and each failed probe doubles the wait.
+    calls_when_opened = switch.calls["/detect"]
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:
+        services.backends_probe()
+        services.images_requeue_stale(older_than=0)  # beat's other job: nothing while open
+    assert switch.calls["/detect"] == calls_when_opened  # no image was sent while open
+    assert 1 <= switch.refused["/healthz"] <= 3  # waits of 0.5, 1 and 2 s fit in 3.5 s
+    assert breaker_for(endpoint).wait() == 0.5 * 2 ** switch.refused["/healthz"]
+    assert statuses(ids) == Counter(pending=50)
+
+    switch.up = True
+    wait_for(lambda: services.backends_probe().get(endpoint.name) is True, timeout=10)
+    wait_for(lambda: statuses(ids) == Counter(processed=50), timeout=120)
+    assert switch.forwarded["/detect"] == 50  # each image once
+    assert Face.objects.filter(image_id__in=ids).count() == 50
+    assert set(FaceImage.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+    changes = list(
+        AuditEvent.objects.filter(object_type="face-backend")
+        .order_by("pk")
+        .values_list("changes", flat=True)
+    )
+    assert changes[0] == {"circuit": ["closed", "open"]}
+    assert changes[-1] == {"circuit": ["half-open", "closed"]}
+    assert operator_api.get("/api/faces/service/").json()["state"] == "closed"
+
+
+@pytest.fixture
+def faces_queue(settings):
+    """A queue only this test's worker process serves (the session's in-process worker serves
+    the usual ones)."""
+    settings.FACES_QUEUE = f"faces-{uuid.uuid4().hex[:8]}"
+    return settings.FACES_QUEUE
+
+
+def start_worker(settings, queue: str, log) -> subprocess.Popen:
+    env = env_for_subprocess(settings)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "controlpanel", "worker", "-Q", queue,
+         "--pool", "prefork", "--concurrency", "1", "-n", f"{queue}@%h", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+
+def children(worker: subprocess.Popen) -> list[psutil.Process]:
+    return psutil.Process(worker.pid).children()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processor_sigkilled_mid_image_child_then_whole_worker_is_processed_once(
+    switched_service, switch, operator_api, settings, faces_queue, tmp_path
+):
+    log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115
+    worker = start_worker(settings, faces_queue, log)
+    try:
+        switch.holding.set()
+        [first] = operator_api.post(
+            "/api/faces/", {"volume": "photos", "path": "unknown/obama_small.jpg"}, format="json"
+        ).json()["ids"]
+        wait_for(lambda: switch.held == 1, timeout=60)  # the child is inside the call
+        [child] = children(worker)
+        child.kill()
+        # The redelivered message finds the row claimed; beat gives it back to the queue.
+        wait_for(
+            lambda: len(children(worker)) == 1 and children(worker)[0].pid != child.pid, timeout=30
+        )
+        switch.holding.clear()
+        assert FaceImage.objects.get(pk=first).status == "processing"
+        wait_for(
+            lambda: services.images_requeue_stale(older_than=0).get("processing") == 1, timeout=10
+        )
+        wait_for(lambda: FaceImage.objects.get(pk=first).status == "processed", timeout=60)
+
+        switch.holding.set()
+        [second] = operator_api.post(
+            "/api/faces/", {"volume": "photos", "path": "unknown/obama2.jpg"}, format="json"
+        ).json()["ids"]
+        wait_for(lambda: switch.held == 2, timeout=60)
+        os.killpg(worker.pid, signal.SIGKILL)  # the whole worker, children and all
+        worker.wait(10)
+        switch.holding.clear()
+        worker = start_worker(settings, faces_queue, log)
+        # Its message is unacknowledged in Redis for an hour; beat does not wait that long.
+        wait_for(
+            lambda: services.images_requeue_stale(older_than=0).get("processing") == 1, timeout=30
+        )
+        wait_for(lambda: FaceImage.objects.get(pk=second).status == "processed", timeout=60)
+    finally:
+        switch.release.set()
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(30)
+        log.close()
+
+    assert switch.forwarded["/detect"] == 2  # the killed calls never reached the back-end
+    for image_id in (first, second):
+        image = FaceImage.objects.get(pk=image_id)
+        assert image.status == "processed" and image.faces.count() == 1
