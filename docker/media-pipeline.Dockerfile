@@ -1,4 +1,4 @@
-# The workload image: lanes, faces and stream commands, plus the bundled sample footage.
+# The workload image: lanes, faces, faces-serve and stream commands, plus the bundled sample footage.
 # Build from the repository root: docker build -f docker/media-pipeline.Dockerfile .
 FROM python:3.11-slim-bookworm
 
@@ -24,7 +24,7 @@ COPY media_pipeline /opt/media-pipeline/media_pipeline
 
 USER 10001:10001
 WORKDIR /work
-EXPOSE 8080
+EXPOSE 8080 8090
 
 ENTRYPOINT ["python", "-m", "media_pipeline"]
 CMD ["--help"]

@@ -1,4 +1,4 @@
-"""Command line: `python -m media_pipeline {lanes,faces,stream,samples} ...`.
+"""Command line: `python -m media_pipeline {lanes,faces,faces-serve,stream,samples} ...`.
 
 Exit codes: 0 success, 1 at least one input failed (each has an `error` event), 2 bad usage.
 """
@@ -15,6 +15,9 @@ from media_pipeline import samples
 from media_pipeline.events import EventWriter
 from media_pipeline.face_cache import ENV_VAR as CACHE_ENV_VAR
 from media_pipeline.face_cache import default_cache_dir
+from media_pipeline.face_server import DEFAULT_MAX_BYTES as FACE_SERVE_MAX_BYTES
+from media_pipeline.face_server import DEFAULT_PORT as FACE_SERVE_PORT
+from media_pipeline.face_server import ServeOptions, parse_volume
 from media_pipeline.faces import DEFAULT_TOLERANCE
 
 DEFAULT_OUTPUT = Path("media-pipeline-output")
@@ -115,8 +118,40 @@ def _parser() -> argparse.ArgumentParser:
     stream.add_argument("--cache-dir", type=Path, default=None)
     stream.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
 
+    serve = commands.add_parser(
+        "faces-serve", help="serve face detection and encoding over HTTP (the recognition back-end)"
+    )
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - it runs in a pod behind a Service
+    serve.add_argument("--port", type=int, default=FACE_SERVE_PORT)
+    serve.add_argument(
+        "--volume",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="a folder POST /detect may read images from, by name (repeatable)",
+    )
+    serve.add_argument(
+        "--max-bytes",
+        type=int,
+        default=FACE_SERVE_MAX_BYTES,
+        help="largest image accepted, as a body or a file (default: %(default)s)",
+    )
+
     commands.add_parser("samples", help="print the bundled sample paths as one JSON object")
     return parser
+
+
+def _serve_volumes(parser: argparse.ArgumentParser, specs: list[str]) -> dict[str, Path]:
+    volumes: dict[str, Path] = {}
+    for spec in specs:
+        try:
+            name, directory = parse_volume(spec)
+        except ValueError as error:
+            parser.error(str(error))
+        if name in volumes:
+            parser.error(f"--volume {name!r} is given twice")
+        volumes[name] = directory
+    return volumes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +205,18 @@ def main(argv: list[str] | None = None) -> int:
             ),
             events,
         )
+    if args.command == "faces-serve":
+        if args.max_bytes < 1:
+            parser.error("--max-bytes must be at least 1")
+        from media_pipeline.face_server import run as run_server
+
+        options = ServeOptions(
+            host=args.host,
+            port=args.port,
+            volumes=_serve_volumes(parser, args.volume),
+            max_bytes=args.max_bytes,
+        )
+        return run_server(options, events)
     if args.command == "samples":
         paths = {
             "root": samples.ROOT,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -102,6 +103,29 @@ def load_rgb(path: Path) -> np.ndarray:
     return _face_recognition().load_image_file(str(path))
 
 
+class ImageTooLarge(ValueError):
+    """The image has more pixels than a detector should be asked to scan."""
+
+
+# About 50 MP: larger than any ordinary photo, and HOG with one upsample already scans 4x the
+# pixels; a decompression bomb (a small file declaring a huge canvas) is refused before decoding.
+MAX_PIXELS = 50_000_000
+
+
+def decode_rgb(data: BinaryIO, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """`face_recognition.load_image_file` (PIL, converted to RGB) for untrusted input: the
+    canvas size is checked from the header before any pixel is decoded."""
+    from PIL import Image
+
+    with Image.open(data) as image:
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageTooLarge(
+                f"{width}x{height} pixels is more than the {max_pixels:,} this server decodes"
+            )
+        return np.array(image.convert("RGB"))
+
+
 def known_images(known_dir: Path) -> list[Path]:
     return sorted(
         p
@@ -117,8 +141,15 @@ def known_images(known_dir: Path) -> list[Path]:
 KNOWN_MARGIN = 0.2
 
 
-def _with_margin(rgb: np.ndarray) -> np.ndarray:
-    pad = int(KNOWN_MARGIN * max(rgb.shape[:2]))
+def margin_pad(rgb: np.ndarray, margin: float = KNOWN_MARGIN) -> int:
+    """Pixels of black border added on every side for `margin` (a fraction of the longer side)."""
+    return int(margin * max(rgb.shape[:2]))
+
+
+def with_margin(rgb: np.ndarray, margin: float = KNOWN_MARGIN) -> np.ndarray:
+    pad = margin_pad(rgb, margin)
+    if pad == 0:
+        return rgb
     return cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
 
 
@@ -129,7 +160,7 @@ def encode_known_image(path: Path, cache: EncodingCache) -> np.ndarray:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    boxes, encodings = detect_and_encode(_with_margin(load_rgb(path)))
+    boxes, encodings = detect_and_encode(with_margin(load_rgb(path)))
     if len(boxes):
         areas = [(b - t) * (r - left) for t, r, b, left in boxes]
         encodings = encodings[int(np.argmax(areas))][None, :]

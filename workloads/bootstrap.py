@@ -45,6 +45,15 @@ PRESETS = [
         "params": {},
     },
     {
+        "slug": TemplateKind.FACE_RECOGNITION_SERVICE, "kind": TemplateKind.FACE_RECOGNITION_SERVICE,
+        "name": "Face recognition service",
+        "description": "The face-recognition back-end (detect + encode over HTTP, /healthz, "
+        "Prometheus /metrics) that the faces service calls: a Deployment with a Service on "
+        "Kubernetes, processes on ports of their own on the local cluster. Scale it with "
+        "replicas; it reads images from the cluster's volumes (all of them unless you list some).",
+        "params": {},
+    },
+    {
         "slug": TemplateKind.GPU_JOB, "kind": TemplateKind.GPU_JOB, "name": "GPU job",
         "description": "Any image on nodes with NVIDIA GPUs (nvidia.com/gpu), e.g. a training job.",
         "params": {"image": "wbuchwalter/tf-mnist:gpu", "gpus": 1},

@@ -7,6 +7,7 @@ class TemplateKind(models.TextChoices):
     LANE_DETECTION = "lane-detection", "Lane detection batch"
     FACE_IDENTIFICATION = "face-identification", "Face identification batch"
     CAMERA_STREAM = "camera-stream", "Camera stream"
+    FACE_RECOGNITION_SERVICE = "face-recognition-service", "Face recognition service"
     GPU_JOB = "gpu-job", "GPU job"
     RAW_MANIFEST = "raw-manifest", "Raw manifest"
 

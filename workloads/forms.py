@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from clusters.selectors import cluster_list
 from workloads.params import DEFAULTS
 
-MULTILINE = {"inputs", "images", "manifest"}
+MULTILINE = {"inputs", "images", "manifest", "volumes"}
 HELP = {
     "inputs": "One path per line, inside the volume. Empty: the bundled sample footage.",
     "images": "One path per line, inside the volume. Empty: the bundled sample photos.",
@@ -26,6 +26,9 @@ HELP = {
     "command": "Replaces the image's entrypoint, shell-quoted (empty: keep it).",
     "restart_policy": "Never or OnFailure.",
     "processing": "none, lanes or faces.",
+    "replicas": "Copies of the server (processes locally, pods on Kubernetes), 1 to 16.",
+    "volumes": "Volumes the server may read images from, one per line. Empty: all of the "
+    "cluster's volumes.",
 }
 
 

@@ -16,6 +16,7 @@ from workloads.choices import CameraProcessing, TemplateKind
 
 DEFAULT_PIPELINE_IMAGE = "ghcr.io/controlpanel/media-pipeline:latest"
 MAX_PARALLELISM = 32
+MAX_REPLICAS = 16
 MAX_MANIFEST_CHARS = 256 * 1024
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -38,6 +39,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     TemplateKind.CAMERA_STREAM: {
         "image": DEFAULT_PIPELINE_IMAGE, "volume": "", "source": "test:ball", "processing": "none",
         "fps": 10.0, "width": 640,
+    },
+    # volumes None: every volume of the run's cluster, decided when the run is created.
+    TemplateKind.FACE_RECOGNITION_SERVICE: {
+        "image": DEFAULT_PIPELINE_IMAGE, "replicas": 1, "volumes": None,
     },
     TemplateKind.GPU_JOB: {
         "image": "", "command": [], "args": [], "gpus": 1, "restart_policy": "Never",
@@ -124,6 +129,10 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
         return _relative_path(name, path) if path else path
     if name == "parallelism":
         return _integer(name, value, 1, MAX_PARALLELISM)
+    if name == "replicas":
+        return _integer(name, value, 1, MAX_REPLICAS)
+    if name == "volumes":
+        return _served_volumes(name, value, volumes)
     if name == "gpus":
         return _integer(name, value, 0, 16)
     if name == "fps":
@@ -148,6 +157,38 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
             raise ValidationError({name: f"At most {MAX_MANIFEST_CHARS // 1024} KiB of YAML."})
         return manifest
     raise ValidationError({name: "Unknown parameter."})
+
+
+def volume_names(field: str, value: Any) -> list[str] | None:
+    """Volume names as given (a list, or one per line / comma-separated); None when none are
+    named (null or blank), which means every volume of the cluster."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    names: list[str] = []
+    for name in _string_list(field, value):
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _served_volumes(field: str, value: Any, volumes: set[str]) -> list[str]:
+    names = volume_names(field, value)
+    if names is None:
+        names = sorted(volumes)
+    unknown = [name for name in names if name not in volumes]
+    if unknown:
+        has = ", ".join(sorted(volumes)) or "none"
+        raise ValidationError(
+            {field: f"No volume {', '.join(map(repr, unknown))} on this cluster (it has: {has})."}
+        )
+    # The back-end takes NAME=DIR and each volume is mounted at /volumes/<name>.
+    odd = [name for name in names if not is_dns1123_label(name)]
+    if odd:
+        raise ValidationError(
+            {field: f"{', '.join(map(repr, odd))} cannot be served: a volume name must be "
+             "lower-case letters, digits and '-'."}
+        )  # fmt: skip
+    return names
 
 
 SOURCE_SCHEMES = ("test:", "rtsp://", "http://", "https://", "file:", "v4l2:")

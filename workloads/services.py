@@ -14,11 +14,14 @@ from core.choices import AuditAction
 from core.services import Actor, audit_record
 from workloads.choices import ACTIVE_STATES, FINAL_STATES, RunState
 from workloads.models import Run, WorkloadTemplate
-from workloads.params import clean_params, is_dns1123_label
+from workloads.params import DEFAULTS, clean_params, is_dns1123_label, volume_names
 from workloads.realtime import publish_run_message, state_payload
 from workloads.specs import build_spec
 
 logger = logging.getLogger(__name__)
+# Parameters naming a cluster's volumes: a template's defaults are checked against the cluster
+# of each run, not when the template is saved.
+CLUSTER_BOUND = ("volume", "volumes")
 
 
 def _volume_names(cluster: Cluster) -> set[str]:
@@ -34,9 +37,12 @@ def template_create(
     if WorkloadTemplate.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"A template {slug!r} exists already."})
     # Defaults are checked like run parameters, except that volumes depend on the cluster.
-    checked = clean_params(kind, {k: v for k, v in params.items() if k != "volume"})
-    if params.get("volume"):
+    bound = [name for name in CLUSTER_BOUND if name in DEFAULTS.get(kind, {})]
+    checked = clean_params(kind, {k: v for k, v in params.items() if k not in bound})
+    if "volume" in bound and params.get("volume"):
         checked["volume"] = str(params["volume"])
+    if "volumes" in bound and "volumes" in params:
+        checked["volumes"] = volume_names("volumes", params["volumes"])
     template = WorkloadTemplate.objects.create(
         slug=slug, name=name, kind=kind, params={k: checked[k] for k in params}, description=description,
         created_by=actor.user,

@@ -6,6 +6,7 @@ stable, sorted order), so no input is processed twice or skipped.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from clusters.models import Cluster
 from clusters.runtimes.base import TaskSpec, VolumePath, VolumeRef, WorkloadSpec, WorkPath
-from clusters.runtimes.manifests import STREAM_PORT
+from clusters.runtimes.manifests import FACE_SERVICE_PORT, FACE_SERVICE_TASK, STREAM_PORT
 from media_pipeline.inputs import expand
 from workloads.choices import TemplateKind
 from workloads.manifests import parse_manifests
@@ -73,6 +74,8 @@ def build_spec(*, kind: str, params: dict, cluster: Cluster, run_id: int) -> Wor
                 "--fps", f"{params['fps']:g}", "--width", str(params["width"])]  # fmt: skip
         spec.tasks = [TaskSpec("stream", args, image=params["image"], port=STREAM_PORT)]
         spec.long_running = True
+    elif kind == TemplateKind.FACE_RECOGNITION_SERVICE:
+        _face_service(spec, params, cluster)
     elif kind == TemplateKind.GPU_JOB:
         spec.tasks = [
             TaskSpec("gpu", params["args"], image=params["image"], pipeline=False,
@@ -87,6 +90,24 @@ def build_spec(*, kind: str, params: dict, cluster: Cluster, run_id: int) -> Wor
              "Kubernetes cluster for images, GPUs and manifests."}
         )  # fmt: skip
     return spec
+
+
+def _face_service(spec: WorkloadSpec, params: dict, cluster: Cluster) -> None:
+    """`faces-serve` with every chosen volume as NAME=DIR: a long-running Deployment + Service.
+
+    Each volume is mounted at /volumes/<name> whatever its own mount path (several volumes of a
+    cluster often share the default /data, and a pod cannot mount two at one path); the
+    back-end addresses them by name only."""
+    refs = _volume_refs(cluster, params["volumes"])
+    spec.volumes = [replace(ref, mount_path=f"/volumes/{ref.name}") for ref in refs]
+    args: list = ["faces-serve"]
+    for ref in spec.volumes:
+        args += ["--volume", VolumePath(ref.name, "", prefix=f"{ref.name}=")]
+    spec.tasks = [
+        TaskSpec(FACE_SERVICE_TASK, args, image=params["image"], port=FACE_SERVICE_PORT,
+                 replicas=params["replicas"])
+    ]  # fmt: skip
+    spec.long_running = True
 
 
 def _stream_source(params: dict):

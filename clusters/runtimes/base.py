@@ -62,7 +62,10 @@ class TaskSpec:
     command: list[str] = field(default_factory=list)  # non-pipeline: replaces the entrypoint
     gpus: int = 0
     restart_policy: str = "Never"
-    port: int | None = None  # a long-running server (camera stream)
+    port: int | None = None  # a long-running server (camera stream, face back-end)
+    # Identical copies of a long-running server: processes on ports of their own locally, a
+    # Deployment's replicas behind one Service on Kubernetes.
+    replicas: int = 1
     # The inputs this task was given, for "each processed exactly once" checks and the UI.
     inputs: list[str] = field(default_factory=list)
 
@@ -99,7 +102,7 @@ class RunStatus:
     state: str
     pods: list[PodStatus] = field(default_factory=list)
     reason: str = ""
-    endpoints: dict[str, str] = field(default_factory=dict)  # name -> URL (streams)
+    endpoints: dict[str, str] = field(default_factory=dict)  # name -> URL (servers)
 
 
 @dataclass(frozen=True)

@@ -91,13 +91,15 @@ class KubernetesRuntime:
                 created.append(_ref(obj))
         finally:
             api.close()
-        expected = spec.shard_count if indexed else len(spec.tasks) if not spec.manifests else 0
+        replicas = sum(task.replicas for task in spec.tasks)
+        expected = spec.shard_count if indexed else replicas if not spec.manifests else 0
         endpoints = {}
         for obj in objects:
             if obj["kind"] == "Service":
-                name, port = obj["metadata"]["name"], obj["spec"]["ports"][0]["port"]
+                # Where the Service answers through the API server (clusters.proxy reaches it).
+                name, port = obj["metadata"]["name"], obj["spec"]["ports"][0]["name"]
                 endpoints[name] = (
-                    f"/api/v1/namespaces/{self.namespace}/services/{name}:{port}/proxy/stream.mjpg"
+                    f"/api/v1/namespaces/{self.namespace}/services/{name}:{port}/proxy/"
                 )
         return {
             "runtime": "kubernetes", "namespace": self.namespace, "run_id": spec.run_id,

@@ -26,6 +26,7 @@ from clusters.runtimes.base import (
     PodStatus,
     RunStatus,
     StartRejected,
+    TaskSpec,
     VolumePath,
     WorkloadSpec,
     WorkPath,
@@ -56,10 +57,28 @@ def _process_start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_port(taken: set[int]) -> int:
+    """A port nothing listens on, and not one already handed to another replica of this run
+    (the processes bind theirs only once they start)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in taken:
+            taken.add(port)
+            return port
+
+
+def _processes(spec: WorkloadSpec) -> Iterator[tuple[TaskSpec, str]]:
+    """Each process to start and its pod name: `run-<id>-<task>`, or `run-<id>-<task>-<i>`
+    for the replicas of a task that has several."""
+    for task in spec.tasks:
+        base = f"run-{spec.run_id}-{task.name}"
+        if task.replicas <= 1:
+            yield task, base
+        else:
+            for index in range(task.replicas):
+                yield task, f"{base}-{index}"
 
 
 class LocalRuntime:
@@ -100,12 +119,11 @@ class LocalRuntime:
             ),
             "PYTHONUNBUFFERED": "1",
         }
-        pods, endpoints = [], {}
-        for task in spec.tasks:
-            name = f"run-{spec.run_id}-{task.name}"
+        pods, endpoints, ports = [], {}, set()
+        for task, name in _processes(spec):
             argv = [self._resolve(spec, workdir, arg) for arg in task.args]
             if task.port is not None:
-                port = _free_port()
+                port = _free_port(ports)
                 argv += ["--host", "127.0.0.1", "--port", str(port)]
                 endpoints[name] = f"http://127.0.0.1:{port}"
             log_path = workdir / "logs" / f"{name}.log"

@@ -22,6 +22,9 @@ VALIDATE_VERSION = "1.30.0"
 # Not /work: the test bed runs the pipeline from /work/main and rewrites paths under mounts.
 WORK_MOUNT = "/scratch"
 STREAM_PORT = 8080
+# The face-recognition back-end (`faces-serve`); its Service is object_name(run_id, "serve").
+FACE_SERVICE_PORT = 8090
+FACE_SERVICE_TASK = "serve"
 PIPELINE_COMMAND = ["python", "-m", "media_pipeline"]
 
 
@@ -141,7 +144,8 @@ def render_indexed_job(spec: WorkloadSpec, task: TaskSpec, namespace: str, shard
 
 
 def render_stream(spec: WorkloadSpec, task: TaskSpec, namespace: str) -> list[dict]:
-    """A camera stream: Deployment (one replica) + ClusterIP Service for the MJPEG port."""
+    """A long-running server (camera stream, face back-end): a Deployment with the task's
+    replicas + a ClusterIP Service (port `http`) spreading connections over the ready ones."""
     name = object_name(spec.run_id, task.name)
     metadata = _metadata(spec, name, namespace, task.name)
     selector = {LABEL_RUN_ID: str(spec.run_id), LABEL_TASK: task.name}
@@ -151,7 +155,7 @@ def render_stream(spec: WorkloadSpec, task: TaskSpec, namespace: str) -> list[di
         "kind": "Deployment",
         "metadata": metadata,
         "spec": {
-            "replicas": 1,
+            "replicas": task.replicas,
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": dict(metadata["labels"])},

@@ -3,7 +3,8 @@
 Status is reported as a kubelet does: Pending (containers waiting in ContainerCreating), Running,
 then Succeeded or Failed when no container will restart; containerStatuses carry running /
 terminated states, exit codes, lastState and restartCount (restartPolicy Always / OnFailure /
-Never). Restart back-off is short (0.5s doubling, at most 5s) so tests do not wait minutes.
+Never); a container with a readiness probe is ready only while it passes (kubelet_probes).
+Restart back-off is short (0.5s doubling, at most 5s) so tests do not wait minutes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.kube.kubelet_containers import (
     runnable_argv,
 )
 from tests.kube.kubelet_logs import ContainerLog
+from tests.kube.kubelet_probes import ReadinessProber, runnable_probe
 from tests.kube.kubelet_volumes import rewrite_path
 
 if TYPE_CHECKING:
@@ -50,6 +52,12 @@ class ContainerRecord:
     logs: list[ContainerLog] = field(default_factory=list)  # one per attempt
     runner: ProcessContainer | ScriptedContainer | None = None
     finished: bool = False  # terminated and will not restart
+    probed: bool = False  # its readiness probe runs (kubelet_probes), so `probe_ready` counts
+    probe_ready: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return "running" in self.state and (self.probe_ready or not self.probed)
 
     def status(self, uid: str) -> dict:
         attempt = max(len(self.logs) - 1, 0)
@@ -59,7 +67,7 @@ class ContainerRecord:
             "image": self.image,
             "imageID": f"standin://{self.image}",
             "containerID": f"standin://{uid}/{self.name}/{attempt}",
-            "ready": running,
+            "ready": self.ready,
             "started": running,
             "restartCount": self.restart_count,
             "state": self.state,
@@ -175,13 +183,24 @@ class PodWorker:
                 / f"{self.uid[:8]}-{record.name}-{len(record.logs)}.log"
             )  # fmt: skip
             log = ContainerLog(log_path)
+            prober = None
+            probe = None if init else container.readiness_probe
             with self.lock:
                 record.runner = runner
                 record.logs.append(log)
                 record.state = {"running": {"startedAt": _timestamp()}}
+                record.probed = isinstance(runner, ProcessContainer) and runnable_probe(probe)
+                record.probe_ready = False
             self._report()
+            if record.probed:
+                prober = ReadinessProber(
+                    probe, container, self.pod_ip or "127.0.0.1",
+                    on_change=lambda ready, record=record: self._set_ready(record, ready),
+                ).start()  # fmt: skip
             started = record.state["running"]["startedAt"]
             code = runner.run(log)
+            if prober is not None:
+                prober.stop()
             log.close()
             terminated = {
                 "exitCode": code,
@@ -194,6 +213,7 @@ class PodWorker:
                 policy == "Always" and not init or (policy != "Never" and code != 0)
             )
             with self.lock:
+                record.probe_ready = False
                 if restart:
                     record.last_state = {"terminated": terminated}
                     record.restart_count += 1
@@ -211,6 +231,15 @@ class PodWorker:
             backoff = min(backoff * 2, 5.0)
         return False
 
+    def _set_ready(self, record: ContainerRecord, ready: bool) -> None:
+        with self.lock:
+            record.probe_ready = ready
+        try:
+            self._report()
+        except ApiException as exc:
+            if exc.status != 404:  # the pod is gone: nobody to tell
+                self.kubelet.log(f"pod {self.pod.metadata.name}: readiness report: {exc.status}")
+
     # -- status ---------------------------------------------------------------------------------
 
     def _phase(self) -> str:
@@ -226,7 +255,7 @@ class PodWorker:
     def _report(self) -> None:
         with self.lock:
             phase = self._phase()
-            ready = phase == "Running" and all("running" in r.state for r in self.records)
+            ready = phase == "Running" and all(r.ready for r in self.records)
             initialized = all(r.finished for r in self.init_records)
             status = {
                 "phase": phase,

@@ -9,12 +9,14 @@ Layout, under the kubelet's volumes root (each test namespace gets its own subtr
     <root>/<namespace>/pods/<pod>-<uid8>/workdir/  the working directory when none is set
 
 A container's mountPath (plus subPath) then stands for that directory: command, args, env values
-and workingDir that start with a mountPath are rewritten to the local path.
+and workingDir that start with a mountPath (also after `--flag=` or `NAME=`) are rewritten to the
+local path.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 from kubernetes import client as k8s
@@ -84,16 +86,21 @@ class Mount:
         return f"Mount({self.path!r} -> {str(self.local)!r})"
 
 
+ASSIGNMENT = re.compile(r"^(-{1,2}[\w.-]+|[\w.-]+)=")
+
+
 def rewrite_path(value: str, mounts: list[Mount]) -> str:
-    """Replace a leading mountPath with its local directory; also in `--flag=/mount/...` form."""
+    """Replace a leading mountPath with its local directory; also in `--flag=/mount/...` and
+    `NAME=/mount/...` form (`faces-serve --volume photos=/volumes/photos`)."""
     for mount in mounts:
         if value == mount.path or value.startswith(mount.path + "/"):
             return str(mount.local) + value[len(mount.path) :]
-    if value.startswith("-") and "=" in value:
-        flag, _, rest = value.partition("=")
+    assignment = ASSIGNMENT.match(value)
+    if assignment:
+        key, rest = assignment.group(1), value[assignment.end() :]
         rewritten = rewrite_path(rest, mounts)
         if rewritten != rest:
-            return f"{flag}={rewritten}"
+            return f"{key}={rewritten}"
     return value
 
 

@@ -52,6 +52,8 @@ def test_mount_paths_are_rewritten_in_arguments() -> None:
     assert rewrite_path("/data/in/a.jpg", mounts) == "/t/in/a.jpg"
     assert rewrite_path("/data", mounts) == "/t/pvc"
     assert rewrite_path("--output=/data/out", mounts) == "--output=/t/pvc/out"
+    assert rewrite_path("photos=/data/in", mounts) == "photos=/t/in"  # faces-serve --volume
+    assert rewrite_path("a=/database", mounts) == "a=/database"
     assert rewrite_path("/database", mounts) == "/database"  # a prefix, not a path below
     assert rewrite_path("lanes", mounts) == "lanes"
 
@@ -83,3 +85,40 @@ def test_pod_ips_come_from_the_range_and_are_reused() -> None:
 def test_rbac_manifests_are_valid_for_current_kubernetes(path: Path) -> None:
     for document in yaml.safe_load_all(path.read_text()):
         assert_valid_manifest(document)
+
+
+def test_readiness_probes_pass_only_on_an_answer_below_400() -> None:
+    """httpGet by port name and number, and tcpSocket, against a real local HTTP server."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.kube.kubelet_probes import probe_once
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            self.send_response(200 if self.path == "/healthz" else 503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    main = k8s.V1Container(name="c", ports=[k8s.V1ContainerPort(name="http", container_port=port)])
+
+    def http_probe(path: str, named_port: object) -> k8s.V1Probe:
+        return k8s.V1Probe(http_get=k8s.V1HTTPGetAction(path=path, port=named_port))
+
+    try:
+        assert probe_once(http_probe("/healthz", "http"), main, "127.0.0.1")
+        assert probe_once(http_probe("/healthz", port), main, "127.0.0.1")
+        assert not probe_once(http_probe("/loading", "http"), main, "127.0.0.1")  # 503
+        assert not probe_once(http_probe("/healthz", "metrics"), main, "127.0.0.1")  # no such port
+        tcp = k8s.V1Probe(tcp_socket=k8s.V1TCPSocketAction(port=port))
+        assert probe_once(tcp, main, "127.0.0.1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not probe_once(http_probe("/healthz", port), main, "127.0.0.1")  # nothing listens

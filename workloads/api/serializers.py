@@ -105,9 +105,17 @@ class RunDetailSerializer(RunSerializer):
     pods = RunPodSerializer(many=True, read_only=True)
     outputs = RunOutputSerializer(many=True, read_only=True)
     results = FaceResultSerializer(many=True, read_only=True, source="face_results")
+    endpoints = serializers.SerializerMethodField(
+        help_text="While the run is active, its servers (camera streams, the face back-end): "
+        "pod name -> http://127.0.0.1:<port> on the local cluster; Service name -> its path "
+        "through the API server's service proxy on Kubernetes."
+    )
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "pods", "outputs", "results"]
+        fields = [*RunSerializer.Meta.fields, "pods", "outputs", "results", "endpoints"]
+
+    def get_endpoints(self, obj) -> dict[str, str]:
+        return dict(obj.handle.get("endpoints") or {}) if obj.is_active else {}
 
 
 class RunCreateSerializer(serializers.Serializer):
