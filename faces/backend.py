@@ -83,7 +83,6 @@ def endpoints(run: Run | None = None) -> list[Endpoint]:
             for pod, url in sorted((run.handle.get("endpoints") or {}).items())
         ]
     from clusters.proxy import service_target
-
     from clusters.runtimes.manifests import FACE_SERVICE_PORT, object_name
 
     namespace = run.handle.get("namespace") or run.cluster.namespace
@@ -149,7 +148,7 @@ def detect(
     else:
         body = {"volume": volume, "path": path, "margin": margin, "thumbnail": thumbnail}
         response = _request(
-            endpoint, "POST", "/detect" + query, body=json.dumps(body).encode(),
+            endpoint, "POST", "/detect", body=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
     payload = _json(response)

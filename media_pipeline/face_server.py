@@ -24,6 +24,7 @@ seconds), never with image data; stdout carries the `start` and `done` events.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -39,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, urlsplit
 
+import cv2
 import numpy as np
 from PIL import UnidentifiedImageError
 from prometheus_client import (
@@ -68,6 +70,10 @@ JSON_BODY_LIMIT = 64 * 1024  # a {"volume", "path", "margin"} object is a few hu
 ENDPOINTS = ("/healthz", "/metrics", "/detect")
 IMAGE_TYPES = ("application/octet-stream", "image/")
 LINGER_SECONDS, LINGER_IDLE_SECONDS = 2.0, 0.5  # after refusing a body, see Handler._drain
+# A thumbnail (`"thumbnail": true`) lets the panel show an image it cannot read itself (one on a
+# Kubernetes volume): JPEG, longest side at most this, boxes drawn by the panel from the answer.
+THUMBNAIL_SIZE = 320
+THUMBNAIL_QUALITY = 80
 DETECT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
 
@@ -136,6 +142,31 @@ def outcome_of(status: int) -> str:
         200: "ok", 404: "not_found", 405: "bad_method", 413: "too_large", 422: "invalid",
         503: "unavailable",
     }.get(status, "client_error" if 400 <= status < 500 else "error")  # fmt: skip
+
+
+def _flag(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("0", "1", "true", "false"):
+        return value in ("1", "true")
+    raise invalid(f"{name} must be true or false, not {value!r}")
+
+
+def thumbnail_jpeg(rgb: np.ndarray, size: int = THUMBNAIL_SIZE) -> str:
+    """The image scaled down to `size` on its longest side, as base64 JPEG."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, size / max(height, width))
+    if scale < 1.0:
+        rgb = cv2.resize(
+            rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+            interpolation=cv2.INTER_AREA,
+        )  # fmt: skip
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, THUMBNAIL_QUALITY]
+    )
+    if not ok:
+        raise RuntimeError("JPEG encoding of the thumbnail failed")
+    return base64.b64encode(encoded.tobytes()).decode("ascii")
 
 
 def _margin(value: object) -> float:
@@ -484,7 +515,7 @@ def _handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
             kind = _content_type(self.headers.get("Content-Type"))
             if kind == "application/json":
                 body = self._read_body(JSON_BODY_LIMIT)
-                volume, path, margin = self._json_request(body)
+                volume, path, margin, thumbnail = self._json_request(body)
                 if not server.ready.is_set():
                     raise Rejected(
                         HTTPStatus.SERVICE_UNAVAILABLE, "models are loading", permanent=False
@@ -493,7 +524,7 @@ def _handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
                 what = f"{path!r} on volume {volume!r}"
             elif kind == "application/octet-stream" or kind.startswith("image/"):
                 data = self._read_body(options.max_bytes)
-                margin = self._query_margin()
+                margin, thumbnail = self._query_options()
                 if not server.ready.is_set():
                     raise Rejected(
                         HTTPStatus.SERVICE_UNAVAILABLE, "models are loading", permanent=False
@@ -507,10 +538,13 @@ def _handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
                     '({"volume", "path", "margin"}) or the image as application/octet-stream or image/*'
                 )
             rgb = server.decode(data, what)
-            self._send_json(HTTPStatus.OK, server.detect(rgb, margin))
+            answer = server.detect(rgb, margin)
+            if thumbnail:
+                answer["thumbnail"] = thumbnail_jpeg(rgb)
+            self._send_json(HTTPStatus.OK, answer)
             return HTTPStatus.OK
 
-        def _json_request(self, body: bytes) -> tuple[object, object, float]:
+        def _json_request(self, body: bytes) -> tuple[object, object, float, bool]:
             if not body:
                 raise invalid('the body is empty: send {"volume": ..., "path": ...}')
             try:
@@ -519,27 +553,34 @@ def _handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
                 raise invalid(f"the body is not valid JSON: {error}") from None
             if not isinstance(request, dict):
                 raise invalid('the body must be a JSON object {"volume", "path", "margin"}')
-            unknown = sorted(set(request) - {"volume", "path", "margin"})
+            unknown = sorted(set(request) - {"volume", "path", "margin", "thumbnail"})
             if unknown:
                 raise invalid(
-                    f"unknown field(s) {', '.join(map(repr, unknown))}: expected volume, path, margin"
+                    f"unknown field(s) {', '.join(map(repr, unknown))}: "
+                    "expected volume, path, margin, thumbnail"
                 )
             for name in ("volume", "path"):
                 if name not in request:
                     raise invalid(f"{name} is required")
-            return request["volume"], request["path"], _margin(request.get("margin", 0.0))
+            return (
+                request["volume"], request["path"], _margin(request.get("margin", 0.0)),
+                _flag("thumbnail", request.get("thumbnail", False)),
+            )  # fmt: skip
 
-        def _query_margin(self) -> float:
+        def _query_options(self) -> tuple[float, bool]:
             query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
-            unknown = sorted(set(query) - {"margin"})
+            unknown = sorted(set(query) - {"margin", "thumbnail"})
             if unknown:
                 raise invalid(
-                    f"unknown query parameter(s) {', '.join(map(repr, unknown))}: only margin"
+                    f"unknown query parameter(s) {', '.join(map(repr, unknown))}: "
+                    "only margin and thumbnail"
                 )
-            values = query.get("margin", ["0"])
-            if len(values) != 1:
-                raise invalid("give margin once")
-            return _margin(values[0])
+            if any(len(values) != 1 for values in query.values()):
+                raise invalid("give each query parameter once")
+            return (
+                _margin(query.get("margin", ["0"])[0]),
+                _flag("thumbnail", query.get("thumbnail", ["0"])[0]),
+            )
 
         # -- verbs -----------------------------------------------------------------------------
         def do_GET(self) -> None:  # noqa: N802 - stdlib naming

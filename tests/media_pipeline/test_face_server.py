@@ -258,6 +258,33 @@ def test_margin_boxes_are_in_the_original_images_coordinates(server):
             assert 0 <= top < bottom <= 300 and 0 <= left < right <= 600
 
 
+def test_a_thumbnail_is_the_image_scaled_to_320_px(server):
+    """The panel shows images it cannot read itself (on a Kubernetes volume) from this."""
+    import base64
+
+    import cv2
+    import numpy as np
+
+    photo = UNKNOWN / "two_people.jpg"
+    original = cv2.imread(str(photo))
+    for status, answer in (
+        server.detect_json(
+            {"volume": "photos", "path": "people/two_people.jpg", "thumbnail": True}
+        ),
+        server.detect_bytes(photo.read_bytes(), "?thumbnail=1"),
+    ):
+        assert status == 200, answer
+        thumb = cv2.imdecode(np.frombuffer(base64.b64decode(answer["thumbnail"]), np.uint8), 1)
+        height, width = thumb.shape[:2]
+        assert max(height, width) == 320
+        assert abs(width / height - answer["width"] / answer["height"]) < 0.02
+        shrunk = cv2.resize(original, (width, height), interpolation=cv2.INTER_AREA)
+        assert np.abs(shrunk.astype(int) - thumb.astype(int)).mean() < 6  # the same picture
+        assert len(answer["faces"]) == 2
+    status, answer = server.detect_json({"volume": "photos", "path": "people/two_people.jpg"})
+    assert status == 200 and "thumbnail" not in answer
+
+
 # -- what cannot succeed: 422, permanent -----------------------------------------------------
 
 
@@ -303,6 +330,7 @@ def test_requests_that_cannot_succeed_are_422_and_permanent(server, payload, mes
         (b"\xff\xd8\xff", "?margin=2", "image/jpeg", "margin must be between"),
         (b"\xff\xd8\xff", "?margin=x", "image/jpeg", "margin must be"),
         (b"\xff\xd8\xff", "?scale=2", "image/jpeg", "unknown query parameter(s) 'scale'"),
+        (b"\xff\xd8\xff", "?thumbnail=yes", "image/jpeg", "thumbnail must be true or false"),
         (b"\xff\xd8\xff", "", "text/plain", "Content-Type 'text/plain'"),
         (b"\xff\xd8\xff", "", "", "Content-Type 'none'"),
     ],
