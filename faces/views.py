@@ -10,7 +10,7 @@ from core.permissions import RoleRequiredMixin
 from faces.models import FaceImage, KnownFace
 
 
-def _image_file(field) -> FileResponse:
+def image_file_response(field) -> FileResponse:
     """Faces are personal data: their files are served to logged-in users only, never from a
     public media URL."""
     if not field:
@@ -23,9 +23,9 @@ def _image_file(field) -> FileResponse:
 
 class ImageThumbnailView(RoleRequiredMixin, View):
     def get(self, request, pk: int):
-        return _image_file(get_object_or_404(FaceImage, pk=pk).thumbnail)
+        return image_file_response(get_object_or_404(FaceImage, pk=pk).thumbnail)
 
 
 class KnownThumbnailView(RoleRequiredMixin, View):
     def get(self, request, pk: int):
-        return _image_file(get_object_or_404(KnownFace, pk=pk).thumbnail)
+        return image_file_response(get_object_or_404(KnownFace, pk=pk).thumbnail)

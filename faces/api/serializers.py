@@ -19,7 +19,9 @@ class KnownFaceSerializer(serializers.ModelSerializer):
                   "created_at"]  # fmt: skip
 
     def get_thumbnail_url(self, obj) -> str | None:
-        return reverse("known-face-thumbnail", args=[obj.pk]) if obj.thumbnail else None
+        if not obj.thumbnail:
+            return None
+        return reverse("api:person-known-thumbnail", args=[obj.person_id, obj.pk])
 
 
 class PersonSerializer(serializers.ModelSerializer):
@@ -87,7 +89,7 @@ class FaceImageSerializer(serializers.ModelSerializer):
                   "finished_at"]  # fmt: skip
 
     def get_thumbnail_url(self, obj) -> str | None:
-        return reverse("face-image-thumbnail", args=[obj.pk]) if obj.thumbnail else None
+        return reverse("api:faceimage-thumbnail", args=[obj.pk]) if obj.thumbnail else None
 
 
 class FaceImageCreateSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -30,6 +31,12 @@ from faces.api.serializers import (
 )
 from faces.filtersets import FaceImageFilterSet
 from faces.models import Face, KnownFace
+from faces.views import image_file_response
+
+THUMBNAIL = {
+    (200, "image/jpeg"): OpenApiTypes.BINARY,
+    404: OpenApiResponse(description="None stored."),
+}
 
 
 class BackendUnavailable(APIException):
@@ -144,6 +151,12 @@ class PersonViewSet(
             raise BackendUnavailable(str(exc)) from exc
         return Response(KnownFaceSerializer(known).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(summary="A known image's thumbnail (JPEG)", responses=THUMBNAIL)
+    @action(detail=True, methods=["get"], url_path=r"images/(?P<image_id>[0-9]{1,18})/thumbnail")
+    def known_thumbnail(self, request, pk=None, image_id=None):
+        known = get_object_or_404(KnownFace, pk=image_id, person=self.get_object())
+        return image_file_response(known.thumbnail)
+
     @extend_schema(summary="Remove a known image", request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"images/(?P<image_id>[0-9]{1,18})")
     def remove_image(self, request, pk=None, image_id=None):
@@ -203,6 +216,11 @@ class FaceImageViewSet(
 
     def perform_destroy(self, instance):
         services.image_delete(actor=Actor.from_request(self.request), image=instance)
+
+    @extend_schema(summary="The image's thumbnail (JPEG, longest side 320 px)", responses=THUMBNAIL)
+    @action(detail=True, methods=["get"])
+    def thumbnail(self, request, pk=None):
+        return image_file_response(self.get_object().thumbnail)
 
     @extend_schema(
         summary="Send failed images back to the queue (the list's filters choose which)",
