@@ -101,7 +101,7 @@ class Breaker(pybreaker.CircuitBreaker):
             return  # another processor has recorded this change already
         if new == pybreaker.STATE_OPEN:
             logger.warning(
-                "face back-end %s: circuit opened after %s failed calls; no calls for %.0f s, "
+                "face back-end %s: circuit opened after %s failed calls; no calls for %g s, "
                 "then one probe of /healthz. Check the face-recognition-service run.",
                 self.key_name, self.fail_counter, self.wait(),
             )  # fmt: skip

@@ -279,12 +279,15 @@ def face_name(*, actor: Actor, face: Face, name: object) -> KnownFace:
     )  # fmt: skip
     for field in ("file", "thumbnail"):
         source = getattr(image, field)
-        if source:
+        if not source:
+            continue
+        try:
             with source.open("rb") as handle:
-                getattr(known, field).save(
-                    _thumbnail_name("named") if field == "thumbnail" else source.name.rsplit("/", 1)[-1],
-                    ContentFile(handle.read()), save=False,
-                )  # fmt: skip
+                data = handle.read()
+        except OSError:
+            continue  # the picture is gone; the encoding is what matching needs
+        name = _thumbnail_name("named") if field == "thumbnail" else source.name.rsplit("/", 1)[-1]
+        getattr(known, field).save(name, ContentFile(data), save=False)
     known.save()
     face.person, face.distance = person, 0.0
     face.save(update_fields=["person", "distance"])

@@ -133,7 +133,9 @@ def test_backend_down_opens_the_circuit_images_wait_then_each_is_processed_once(
         lambda: statuses(ids) == Counter(pending=50) and services._queue_length() == 0, timeout=30
     )
     assert switch.refused["/detect"] <= settings.FACES_BREAKER_FAIL_MAX + 3  # 4 worker threads
-    assert set(FaceImage.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {0}
+    # Only the calls that failed before the circuit opened count as attempts.
+    attempts = Counter(FaceImage.objects.filter(pk__in=ids).values_list("attempts", flat=True))
+    assert set(attempts) <= {0, 1} and 1 <= attempts[1] < switch.refused["/detect"]
     service = operator_api.get("/api/faces/service/").json()
     assert service["state"] == "open" and service["counts"]["pending"] == 50
 
@@ -153,7 +155,7 @@ def test_backend_down_opens_the_circuit_images_wait_then_each_is_processed_once(
     wait_for(lambda: statuses(ids) == Counter(processed=50), timeout=120)
     assert switch.forwarded["/detect"] == 50  # each image once
     assert Face.objects.filter(image_id__in=ids).count() == 50
-    assert set(FaceImage.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+    assert set(FaceImage.objects.filter(pk__in=ids).values_list("attempts", flat=True)) <= {1, 2}
     changes = list(
         AuditEvent.objects.filter(object_type="face-backend")
         .order_by("pk")
