@@ -33,21 +33,26 @@ class Box:
     kind: str  # "known", "unknown" or "reference"
     label_x: int
     label_y: int
+    label_anchor: str
 
 
-def _box(box, *, face_id, label, title, kind, image_height: int, font: int) -> Box | None:
+def _box(box, *, face_id, label, title, kind, image: tuple[int, int], font: int) -> Box | None:
     """A face box [top, right, bottom, left] as an SVG rect with its label above it (below it
-    when the face touches the top of the image)."""
+    when the face touches the top of the image, ending at its right edge near the image's)."""
     try:
         top, right, bottom, left = (int(v) for v in box)
     except (TypeError, ValueError):
         return None
     if right <= left or bottom <= top:
         return None
-    label_y = top - font // 4 if top - font >= 0 else min(bottom + font, image_height)
+    width, height = image
+    label_y = top - font // 4 if top - font >= 0 else min(bottom + font, height)
+    # About 0.7 em a bold character: enough to tell whether the name would run off the picture.
+    ends_right = left + 0.7 * font * len(label) > width
     return Box(
         face_id=face_id, x=left, y=top, width=right - left, height=bottom - top, label=label,
-        title=title, kind=kind, label_x=left, label_y=label_y,
+        title=title, kind=kind, label_x=right if ends_right else left, label_y=label_y,
+        label_anchor="end" if ends_right else "start",
     )  # fmt: skip
 
 
@@ -80,7 +85,8 @@ def image_picture(image, css: str = "thumb") -> dict:
         drawn = _box(
             face.box, face_id=face.pk, label=person or "unknown",
             title=(person or "unknown face") + distance,
-            kind="known" if person else "unknown", image_height=image.height, font=frame["font"],
+            kind="known" if person else "unknown", image=(image.width, image.height),
+            font=frame["font"],
         )  # fmt: skip
         if drawn:
             frame["boxes"].append(drawn)
@@ -98,7 +104,7 @@ def known_picture(known, css: str = "thumb") -> dict:
     )  # fmt: skip
     drawn = _box(
         known.box, face_id=None, label="", title=str(known.person), kind="reference",
-        image_height=known.height, font=frame["font"],
+        image=(known.width, known.height), font=frame["font"],
     )  # fmt: skip
     if drawn:
         frame["boxes"].append(drawn)

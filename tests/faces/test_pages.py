@@ -107,6 +107,7 @@ def test_every_page_renders_for_a_viewer(gallery, viewer_client):
     assert f'href="/faces/images/{gallery.seen.pk}/thumbnail.jpg"' in seen
     assert '<rect x="140" y="40" width="160" height="160"' in seen
     assert ">Ada</text>" in seen and ">unknown</text>" in seen and "0.412" in seen
+    assert 'text-anchor="end">unknown</text>' in seen  # near the right edge: ends at the box's
     failed = results.split(f'<tr data-image="{gallery.failed.pk}"')[1].split("</tr>")[0]
     assert "placeholder" in failed and "cannot decode the image" in failed
     assert re.search(r'id="service-state"[^>]*>closed<', results)
