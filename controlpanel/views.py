@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.views.generic import TemplateView
 
 from clusters.selectors import cluster_list
+from faces.selectors import image_counts
 from workloads.selectors import active_run_count, recent_runs
 
 
@@ -29,4 +30,5 @@ class HomeView(LoginRequiredMixin, TemplateView):
         context["extra_panels"] = []
         context["recent_runs"] = recent_runs(limit=10)
         context["active_runs"] = active_run_count()
+        context["face_counts"] = image_counts()
         return context

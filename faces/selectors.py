@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, QuerySet
 
+from clusters.selectors import cluster_get_by_ref
 from faces import backend
 from faces.breaker import BreakerStatus, status_of
 from faces.choices import ImageStatus
@@ -16,6 +18,11 @@ def person_list() -> QuerySet[Person]:
     ).prefetch_related(
         Prefetch("known_faces", queryset=KnownFace.objects.order_by("pk"), to_attr="known_list")
     )
+
+
+def person_names(limit: int = 1000) -> list[str]:
+    """Names to offer when naming a face (the first `limit`, alphabetically)."""
+    return list(Person.objects.values_list("name", flat=True)[:limit])
 
 
 def person_images(person: Person) -> QuerySet[FaceImage]:
@@ -32,6 +39,12 @@ def image_list() -> QuerySet[FaceImage]:
     return FaceImage.objects.prefetch_related(
         Prefetch("faces", queryset=Face.objects.select_related("person").order_by("pk"))
     ).order_by("-created_at", "-id")
+
+
+def service_volumes() -> list[str]:
+    """The volumes of the face service's cluster: where a submitted path may point."""
+    cluster = cluster_get_by_ref(settings.FACES_CLUSTER)
+    return sorted(cluster.volumes.values_list("name", flat=True)) if cluster else []
 
 
 def image_counts() -> dict[str, int]:
