@@ -17,11 +17,9 @@ from django.utils import timezone
 from PIL import Image
 
 from core.choices import Role
-from faces.choices import SERVICE_TEMPLATE
 from faces.models import Face, FaceImage, KnownFace, Person, encoding_bytes
 from tests.faces.conftest import make_service_run
 from tests.factories import UserFactory
-from workloads.models import WorkloadTemplate
 
 pytestmark = pytest.mark.faces
 
@@ -76,10 +74,6 @@ def make_gallery(cluster) -> Gallery:
         error="cannot decode the image",
     )  # fmt: skip
     pending = FaceImage.objects.create(source="volume", volume="photos", path="later.jpg")
-    # The preset's own row once bootstrap_demo ships it (update_or_create then rewrites this).
-    WorkloadTemplate.objects.get_or_create(
-        slug=SERVICE_TEMPLATE, defaults={"name": "Face recognition service", "kind": "raw-manifest"}
-    )
     run = make_service_run(cluster, {"serve-0": "http://127.0.0.1:9"})
     return Gallery(ada, grace, known, seen, failed, pending, run)
 
