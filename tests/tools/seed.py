@@ -43,6 +43,23 @@ def _own_timestamps(*fields) -> Iterator[None]:
             field.auto_now_add = value
 
 
+def _insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
+    """Plain rows straight into the model's table (COPY on PostgreSQL): building model
+    instances took most of the time of seeding half a million log lines."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            values = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})", rows)
+
+
 def _log_text(kind: str, n: int, rng: random.Random) -> str:
     if kind == "lane-detection":
         return (
@@ -63,7 +80,7 @@ def seed(
     run, but outputs, events and face results per run are up to this many; `log_lines` lines
     per run. Returns how many rows of each model were added."""
     from django.contrib.auth import get_user_model
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from cameras.models import Camera
     from clusters.azure.models import (
@@ -87,6 +104,7 @@ def seed(
     )
 
     User = get_user_model()
+    adapt_time = connection.ops.adapt_datetimefield_value
     tag = f"s{next(_calls)}{secrets.token_hex(2)}"
     rng = random.Random(f"{seed_value}-{tag}")
     now = datetime.now(UTC)
@@ -348,14 +366,9 @@ def seed(
                     )
                 )
             for n in range(1, log_lines + 1):
+                at = run.started_at + timedelta(milliseconds=40 * n)
                 lines.append(
-                    RunLogLine(
-                        run=run,
-                        cursor=n,
-                        pod=names[n % len(names)],
-                        text=_log_text(kind, n, rng),
-                        time=run.started_at + timedelta(milliseconds=40 * n),
-                    )
+                    (run.pk, n, names[n % len(names)], _log_text(kind, n, rng), adapt_time(at))
                 )
             many = children if i == runs - 1 else rng.randint(1, children)
             for n in range(many):
@@ -421,9 +434,10 @@ def seed(
                     created_at=ago(i, rows),
                 )
             )
+        _insert_rows(RunLogLine, ["run_id", "cursor", "pod", "text", "time"], lines)
+        added["RunLogLine"] = len(lines)
         for model, objects in [
             (RunPod, pods),
-            (RunLogLine, lines),
             (RunEvent, events),
             (RunOutput, outputs),
             (FaceResult, faces),
