@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench.live.camera_bench --viewers 1 --viewers 10 --browser-tabs 1 --seconds 20",
     "bench.live.log_bench --rate 5000 --seconds 20",
     "bench.live.log_bench --rate 5000 --seconds 20 --browser",
+    "bench.load",
 ]
 
 

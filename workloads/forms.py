@@ -69,10 +69,14 @@ class ParamsFormMixin:
 class RunForm(ParamsFormMixin, forms.Form):
     cluster = forms.ModelChoiceField(queryset=cluster_list(), empty_label=None)
 
-    def __init__(self, *args, template, **kwargs) -> None:
+    def __init__(self, *args, template, clusters: list | None = None, **kwargs) -> None:
+        """`clusters`: the choices, read once by a page that shows one form per template (the
+        field would otherwise query them again for every form it renders)."""
         super().__init__(*args, **kwargs)
-        clusters = cluster_list()
-        self.fields["cluster"].queryset = clusters
+        if clusters is None:
+            clusters = list(cluster_list())
+        # The queryset still checks a posted choice; the choices are drawn from the list.
+        self.fields["cluster"].choices = [(cluster.pk, str(cluster)) for cluster in clusters]
         # The local cluster first: the presets run there with no setup at all.
         local = next((c for c in clusters if c.is_local), None)
         if local is not None:

@@ -138,8 +138,12 @@ class FaceResultImageView(RoleRequiredMixin, View):
 class TemplateListView(RoleRequiredMixin, View):
     def get(self, request):
         templates = list(selectors.template_list())
+        clusters = list(cluster_list())
         forms = [
-            (template, RunForm(template=template, auto_id=f"id_t{template.pk}_%s"))
+            (
+                template,
+                RunForm(template=template, clusters=clusters, auto_id=f"id_t{template.pk}_%s"),
+            )
             for template in templates
         ]
         return render(request, "workloads/template_list.html", {"template_forms": forms})

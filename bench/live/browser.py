@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench.live.camera_bench import django_setup
+from bench.live.stack import django_setup
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 
 VIEWER_CODE = """

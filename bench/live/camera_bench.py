@@ -13,73 +13,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
-import socket
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import websocket
 
-ROOT = Path(__file__).resolve().parents[2]
-PY = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def stack(tmp: str) -> tuple[dict, list[subprocess.Popen], str]:
-    """Redis, Daphne and the Django env; returns (env, processes, base URL)."""
-    redis_port, web_port = free_port(), free_port()
-    procs = [subprocess.Popen([shutil.which("redis-server"), "--port", str(redis_port), "--save", "",
-                               "--appendonly", "no", "--dir", tmp], stdout=subprocess.DEVNULL)]  # fmt: skip
-    env = dict(os.environ, CONTROLPANEL_DATA_DIR=tmp, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-               PYTHONPATH=str(ROOT))  # fmt: skip
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [PY, "manage.py", "bootstrap_demo"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-    procs.append(subprocess.Popen(
-        [shutil.which("daphne", path=os.path.dirname(PY)), "-b", "127.0.0.1", "-p", str(web_port),
-         "controlpanel.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL))  # fmt: skip
-    base = f"http://127.0.0.1:{web_port}"
-    wait_http(base + "/healthz")
-    return env, procs, base
-
-
-def django_setup(env: dict, code: str) -> str:
-    return subprocess.run([PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-
-
-TOKEN_CODE = """
-from core.services import SYSTEM, token_create
-from django.contrib.auth import get_user_model
-print(token_create(actor=SYSTEM, user=get_user_model().objects.get(username='admin'), name='bench')[1])
-"""
+from bench.live.stack import (
+    TOKEN_CODE,
+    create_camera,
+    django_setup,
+    p95,
+    stack,
+    start_camera_source,
+    stop,
+)
 
 
 def viewer(url: str, token: str, seconds: float, out: list) -> None:
@@ -102,6 +54,26 @@ def viewer(url: str, token: str, seconds: float, out: list) -> None:
             break
     ws.close()
     out.append((len(seqs) / (time.monotonic() - started), latencies, seqs))
+
+
+def watch(url: str, token: str, count: int, seconds: float) -> list:
+    """`count` viewers of one camera for `seconds`, at once: each one's (fps, latencies, seqs)."""
+    results: list = []
+    threads = [threading.Thread(target=viewer, args=(url, token, seconds, results))
+               for _ in range(count)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def frames_summary(results: list) -> str:
+    fps = min(r[0] for r in results)
+    lat = [x for r in results for x in r[1]]
+    drops = sum(r[2][-1] - r[2][0] + 1 - len(r[2]) for r in results)
+    return (f"min fps per viewer {fps:.1f}, latency p50 {sorted(lat)[len(lat) // 2]:.0f} ms, "
+            f"p95 {p95(lat):.0f} ms, frames skipped {drops} of {sum(len(r[2]) for r in results) + drops}")  # fmt: skip
 
 
 def rss_mb(pid: int) -> float:
@@ -137,11 +109,6 @@ def rss_report(samples: list) -> None:
         peak = max(values[name] for _, values in samples)
         print(f"{name}: {warm[1][name]:.1f} MB at {warm[0]:.0f} s -> {samples[-1][1][name]:.1f} MB "
               f"at {samples[-1][0]:.0f} s ({grown:+.1f} MB), peak {peak:.1f} MB")  # fmt: skip
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[int(0.95 * (len(ordered) - 1))]
 
 
 PAGE_OBSERVE = """() => {
@@ -187,48 +154,29 @@ def main() -> None:
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-live-")
     env, procs, base = stack(tmp)
-    stream_port = free_port()
-    procs.append(subprocess.Popen(
-        [PY, "-m", "media_pipeline", "stream", "--source", "test:clock?width=1280&height=720",
-         "--host", "127.0.0.1", "--port", str(stream_port), "--fps", f"{args.fps:g}"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
     try:
-        wait_http(f"http://127.0.0.1:{stream_port}/healthz")
+        source_url = start_camera_source(procs, args.fps)
         token = django_setup(env, TOKEN_CODE).splitlines()[-1]
-        camera_id = django_setup(env, "from cameras.models import Camera; print(Camera.objects.create("
-                                 f"name='bench', source_url='http://127.0.0.1:{stream_port}/stream.mjpg').pk)").splitlines()[-1]  # fmt: skip
+        camera_id = create_camera(env, source_url)
         url = base.replace("http", "ws") + f"/ws/cameras/{camera_id}/frames/"
         samples: list = []
-        stop = threading.Event()
+        sampled = threading.Event()
         pids = {"daphne": procs[1].pid, "redis": procs[0].pid}
-        sampler = threading.Thread(target=sample_rss, args=(pids, args.rss_every, stop, samples))
+        sampler = threading.Thread(target=sample_rss, args=(pids, args.rss_every, sampled, samples))
         sampler.start()
         for count in args.viewers or [1, 10]:
-            results: list = []
-            threads = [threading.Thread(target=viewer, args=(url, token, args.seconds, results))
-                       for _ in range(count)]  # fmt: skip
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            fps = min(r[0] for r in results)
-            lat = [x for r in results for x in r[1]]
-            drops = sum(r[2][-1] - r[2][0] + 1 - len(r[2]) for r in results)
-            print(f"viewers={count} 1280x720 source_fps={args.fps:g}: min fps per viewer {fps:.1f}, "
-                  f"latency p50 {sorted(lat)[len(lat) // 2]:.0f} ms, p95 {p95(lat):.0f} ms, "
-                  f"frames skipped {drops} of {sum(len(r[2]) for r in results) + drops}")  # fmt: skip
+            results = watch(url, token, count, args.seconds)
+            print(f"viewers={count} 1280x720 source_fps={args.fps:g}: {frames_summary(results)}")
         for count in args.browser_tabs:
             browser_viewers(env, base, camera_id, count, args.seconds)
-        stop.set()
+        sampled.set()
         sampler.join()
         rss_report(samples)
         print(
             f"bench process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"
         )
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            proc.wait(timeout=10)
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

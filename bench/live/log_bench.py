@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -32,7 +31,17 @@ import psutil
 import websocket
 
 from bench.live.browser import logged_in_page
-from bench.live.camera_bench import PY, ROOT, TOKEN_CODE, django_setup, p95, stack
+from bench.live.stack import (
+    CLEAR_DEMO_CODE,
+    PY,
+    ROOT,
+    TOKEN_CODE,
+    django_setup,
+    p95,
+    stack,
+    start_worker,
+    stop,
+)
 
 BATCH_LINES = 500  # workloads.monitor.BATCH_LINES (not imported: that needs Django set up)
 
@@ -253,40 +262,52 @@ def summary(reader: Reader, expected: int) -> str:
     )  # fmt: skip
 
 
+class ChattyRun:
+    """A run whose pod is the chatty process: created at once, its pod started by `start()`
+    (connect the viewers in between), followed by whichever worker serves the monitors queue."""
+
+    def __init__(self, env: dict, rate: float, seconds: float, pad: int) -> None:
+        self.env, self.seconds = env, seconds
+        code = RUN_CODE.format(chatty=CHATTY, rate=rate, seconds=seconds, pad=pad)
+        self.starter = subprocess.Popen([PY, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT, env=env,
+                                        text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+        self.run_id = int(self.starter.stdout.readline())
+
+    def start(self) -> None:
+        self.starter.communicate("go\n")
+
+    def finished(self, timeout: float = 300) -> tuple[str, int, float]:
+        """Once the run has ended (or after `timeout`): its state, the lines stored (the
+        printed ones and the pod's last line) and the seconds from the first to the last."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state, stored, span = django_setup(
+                self.env, STORED_CODE.format(run_id=self.run_id)
+            ).split()[-3:]
+            if state not in ("running", "submitted") or time.monotonic() > deadline:
+                return state, int(stored), float(span)
+            time.sleep(0.5)
+
+
 def bench_run(args, env: dict, base: str, token: str, procs: list, page=None) -> None:
-    # The demo cameras' runs would hold the worker (their monitors last as long as the stream).
-    django_setup(env, "from cameras.models import Camera; from workloads.models import Run; Camera.objects.all().delete(); "
-                      "Run.objects.all().delete()")  # fmt: skip
-    procs.append(subprocess.Popen(
-        [os.path.join(os.path.dirname(PY), "celery"), "-A", "controlpanel", "worker", "--concurrency", "1",
-         "--loglevel", "WARNING"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    ))  # fmt: skip
-    ping = "from controlpanel.celery import app; print(len(app.control.ping(timeout=1)))"
-    while django_setup(env, ping).splitlines()[-1] == "0":  # the worker is up before the pod
-        time.sleep(0.5)
-    code = RUN_CODE.format(chatty=CHATTY, rate=args.rate, seconds=args.seconds, pad=args.pad)
-    starter = subprocess.Popen([PY, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT, env=env, text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
-    run_id = int(starter.stdout.readline())
+    django_setup(env, CLEAR_DEMO_CODE)
+    start_worker(env, procs, "--concurrency", "1")  # the worker is up before the pod
+    chatty = ChattyRun(env, args.rate, args.seconds, args.pad)
     if page is None:
-        reader = Reader(base.replace("http", "ws") + f"/ws/runs/{run_id}/logs/?after=0", token)
+        reader = Reader(
+            base.replace("http", "ws") + f"/ws/runs/{chatty.run_id}/logs/?after=0", token
+        )
     else:
-        reader = PageReader(page, f"{base}/runs/{run_id}/")
+        reader = PageReader(page, f"{base}/runs/{chatty.run_id}/")
     cpu_before = cpu_seconds(procs)
-    starter.communicate("go\n")
+    chatty.start()
     time.sleep(args.seconds)
-    deadline = time.monotonic() + 300
-    while True:
-        state, stored, span = django_setup(env, STORED_CODE.format(run_id=run_id)).split()[-3:]
-        if state not in ("running", "submitted") or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    printed = int(stored)
+    state, printed, span = chatty.finished()
     reader.wait_for(printed, timeout=120)
     cpu = {name: spent - cpu_before.get(name, 0) for name, spent in cpu_seconds(procs).items()}
     print(f"run {state}: printed {printed - 1} lines in {args.seconds:g} s "
           f"({(printed - 1) / args.seconds:.0f} lines/s asked {args.rate:g}/s); "
-          f"stored {printed / float(span):.0f} lines/s; " + summary(reader, printed))  # fmt: skip
+          f"stored {printed / span:.0f} lines/s; " + summary(reader, printed))  # fmt: skip
     print(
         "CPU seconds over the run: "
         + ", ".join(f"{name} {spent:.1f}" for name, spent in cpu.items())
@@ -333,9 +354,7 @@ def main() -> None:
         else:
             bench_store(args, env, base, token)
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            proc.wait(timeout=10)
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

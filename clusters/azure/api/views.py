@@ -45,7 +45,7 @@ class AzureOperationViewSet(viewsets.ReadOnlyModelViewSet):
 class AksClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """AKS clusters the panel provisions; `{id}` is the cluster id."""
 
-    queryset = AksCluster.objects.select_related("cluster").all()
+    queryset = AksCluster.objects.select_related("cluster").order_by("cluster__name")
     serializer_class = s.AksClusterSerializer
     lookup_field = "cluster"
     action_roles = {"create": Role.ADMIN, "remove": Role.ADMIN, "preflight": Role.OPERATOR}
