@@ -23,6 +23,8 @@ VALIDATE_VERSION = "1.30.0"
 WORK_MOUNT = "/scratch"
 STREAM_PORT = 8080
 PIPELINE_COMMAND = ["python", "-m", "media_pipeline"]
+# The media-pipeline image's user and group (docker/media-pipeline.Dockerfile: USER 10001:10001).
+PIPELINE_UID = 10001
 
 
 class ManifestInvalid(ValueError):
@@ -83,16 +85,33 @@ def _pod_spec(spec: WorkloadSpec, task: TaskSpec, args: list[str], restart_polic
         )
         mounts.append({"name": f"data-{index}", "mountPath": volume.mount_path})
     container["volumeMounts"] = mounts
+    pod_security, container["securityContext"] = _security_contexts(task)
     if task.gpus:
         # A Quantity is a string: the strict client refuses the number 1 here.
         container["resources"] = {"limits": {"nvidia.com/gpu": str(task.gpus)}}
     if task.port is not None:
         container["ports"] = [{"name": "http", "containerPort": task.port}]
         container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": task.port}}
-    pod = {"restartPolicy": restart_policy, "containers": [container], "volumes": volumes}
+    pod = {
+        "restartPolicy": restart_policy, "securityContext": pod_security,
+        "containers": [container], "volumes": volumes,
+    }  # fmt: skip
     if spec.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
     return pod
+
+
+def _security_contexts(task: TaskSpec) -> tuple[dict, dict]:
+    """(pod, container) securityContext. Pipeline pods meet the restricted Pod Security level (the
+    image's user is known); other images (GPU jobs) baseline, hardened where it cannot break them,
+    since their user may be root."""
+    pod: dict = {"seccompProfile": {"type": "RuntimeDefault"}}
+    container: dict = {"allowPrivilegeEscalation": False}
+    if task.pipeline:
+        pod.update(runAsNonRoot=True, runAsUser=PIPELINE_UID, runAsGroup=PIPELINE_UID,
+                   fsGroup=PIPELINE_UID)  # fmt: skip
+        container["capabilities"] = {"drop": ["ALL"]}
+    return pod, container
 
 
 def _metadata(spec: WorkloadSpec, name: str, namespace: str, task: str) -> dict:
