@@ -108,8 +108,9 @@ def _security_contexts(task: TaskSpec) -> tuple[dict, dict]:
     pod: dict = {"seccompProfile": {"type": "RuntimeDefault"}}
     container: dict = {"allowPrivilegeEscalation": False}
     if task.pipeline:
+        # OnRootMismatch: a volume of footage is not chowned file by file at every start.
         pod.update(runAsNonRoot=True, runAsUser=PIPELINE_UID, runAsGroup=PIPELINE_UID,
-                   fsGroup=PIPELINE_UID)  # fmt: skip
+                   fsGroup=PIPELINE_UID, fsGroupChangePolicy="OnRootMismatch")  # fmt: skip
         container["capabilities"] = {"drop": ["ALL"]}
     return pod, container
 
