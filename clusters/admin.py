@@ -21,4 +21,8 @@ class CredentialAdmin(admin.ModelAdmin):
 class ClusterAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "status", "version", "checked_at"]
     list_filter = ["kind", "status"]
-    readonly_fields = ["status", "version", "last_error", "checked_at", "nodes", "namespaces"]
+    # The Pod Security level changes only through the panel, where it is checked and audited.
+    readonly_fields = [
+        "status", "version", "last_error", "checked_at", "nodes", "namespaces",
+        "pod_security_level", "pod_security_exemptions",
+    ]  # fmt: skip

@@ -51,3 +51,15 @@ class AccessMode(models.TextChoices):
 KUBECONFIG_MAX_CHARS = 512 * 1024
 # Azure service principal secrets are about 40 characters.
 CLIENT_SECRET_MAX_CHARS = 1000
+
+
+class PodSecurityLevel(models.TextChoices):
+    """The Kubernetes Pod Security Standards levels, least to most restrictive."""
+
+    PRIVILEGED = "privileged", "Privileged (no restrictions; admins only)"
+    BASELINE = "baseline", "Baseline (no known privilege escalations)"
+    RESTRICTED = "restricted", "Restricted (current pod hardening best practice)"
+
+
+# Named exemptions per cluster: enough for the few host folders a GPU node needs.
+MAX_POD_SECURITY_EXEMPTIONS = 20

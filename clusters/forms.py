@@ -5,9 +5,19 @@ from __future__ import annotations
 from django import forms
 
 from clusters import kubeconfig as kubeconfig_mod
-from clusters.choices import CLIENT_SECRET_MAX_CHARS, KUBECONFIG_MAX_CHARS
+from clusters.choices import (
+    CLIENT_SECRET_MAX_CHARS,
+    KUBECONFIG_MAX_CHARS,
+    MAX_POD_SECURITY_EXEMPTIONS,
+    PodSecurityLevel,
+)
 from clusters.models import Cluster, Credential
-from clusters.validators import validate_dns_label, validate_guid, validate_tenant
+from clusters.validators import (
+    clean_host_path_exemptions,
+    validate_dns_label,
+    validate_guid,
+    validate_tenant,
+)
 
 
 class KubeconfigInputMixin:
@@ -157,3 +167,44 @@ class KubeconfigCredentialForm(KubeconfigInputMixin, forms.Form):
             return cleaned
         self.clean_kubeconfig_and_context(required=True)
         return cleaned
+
+
+class PodSecurityForm(forms.Form):
+    """Admins: the cluster's Pod Security level and its named read-only hostPath exemptions,
+    one per line as `name /host/path reason`."""
+
+    pod_security_level = forms.ChoiceField(
+        label="Pod Security level",
+        choices=PodSecurityLevel.choices,
+        help_text="Every pod the panel creates on this cluster must meet it; raw manifests and "
+        "GPU jobs included. Baseline is the default; privileged lifts every check.",
+    )
+    pod_security_exemptions = forms.CharField(
+        label="Read-only hostPath exemptions",
+        required=False,
+        max_length=MAX_POD_SECURITY_EXEMPTIONS * 700,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line: a name, an absolute host folder, the reason. A hostPath volume "
+        "at or under the folder is allowed when every mount of it is read-only, e.g. "
+        "“nvidia-drivers /usr/local/nvidia NVIDIA driver libraries of the GPU nodes”.",
+    )
+
+    @staticmethod
+    def as_text(exemptions: list[dict]) -> str:
+        return "\n".join(f"{e['name']} {e['path']} {e['reason']}" for e in exemptions)
+
+    def clean_pod_security_exemptions(self) -> list[dict]:
+        items = []
+        for number, line in enumerate(self.cleaned_data["pod_security_exemptions"].splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split(None, 2)
+            if len(parts) < 3:
+                raise forms.ValidationError(
+                    f"Line {number}: write a name, a host folder and a reason."
+                )
+            items.append({"name": parts[0], "path": parts[1], "reason": parts[2]})
+        try:
+            return clean_host_path_exemptions(items)
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None

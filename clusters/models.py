@@ -13,6 +13,7 @@ from clusters.choices import (
     ClusterStatus,
     ConnectionTestStatus,
     CredentialKind,
+    PodSecurityLevel,
 )
 from core.crypto import EncryptedTextField, decrypt
 
@@ -86,6 +87,18 @@ class Cluster(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True)
     nodes = models.JSONField(default=list, blank=True)
     namespaces = models.JSONField(default=list, blank=True)
+    pod_security_level = models.CharField(
+        max_length=16,
+        choices=PodSecurityLevel.choices,
+        default=PodSecurityLevel.BASELINE,
+        help_text="The Pod Security Standards level every pod the panel creates here must meet.",
+    )
+    pod_security_exemptions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Named read-only hostPath folders allowed beside the level: "
+        '[{"name", "path", "reason"}].',
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -7,7 +7,7 @@ import logging
 import re
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -21,11 +21,14 @@ from clusters.choices import (
     ClusterStatus,
     ConnectionTestStatus,
     CredentialKind,
+    PodSecurityLevel,
 )
 from clusters.models import Cluster, Credential
 from clusters.probe import ProbeError, Snapshot, probe_kubernetes, probe_local
-from core.choices import AuditAction
+from clusters.validators import clean_host_path_exemptions
+from core.choices import AuditAction, Role
 from core.crypto import encrypt
+from core.selectors import has_role
 from core.services import SYSTEM, Actor, audit_record
 
 logger = logging.getLogger(__name__)
@@ -245,6 +248,45 @@ def cluster_update(*, actor: Actor, cluster: Cluster, **fields) -> Cluster:
     if changes:
         cluster.save()
         audit_record(actor=actor, action=AuditAction.UPDATE, obj=cluster, changes=changes)
+    return cluster
+
+
+@transaction.atomic
+def cluster_set_pod_security(
+    *, actor: Actor, cluster: Cluster, level: str | None = None, exemptions: list | None = None
+) -> Cluster:
+    """Change the Pod Security level or the named hostPath exemptions of a cluster: admins only,
+    audited. None leaves a value as it is."""
+    if actor.user is not None and not has_role(actor.user, Role.ADMIN):
+        raise PermissionDenied("Only admins change a cluster's Pod Security level or exemptions.")
+    wanted: dict = {}
+    if level is not None:
+        if level not in PodSecurityLevel.values:
+            raise ValidationError(
+                {"pod_security_level": f"Must be one of {', '.join(PodSecurityLevel.values)}."}
+            )
+        wanted["pod_security_level"] = level
+    if exemptions is not None:
+        try:
+            wanted["pod_security_exemptions"] = clean_host_path_exemptions(exemptions)
+        except ValidationError as exc:
+            raise ValidationError({"pod_security_exemptions": exc.messages}) from None
+    changes = {
+        name: [getattr(cluster, name), value]
+        for name, value in wanted.items()
+        if getattr(cluster, name) != value
+    }
+    if changes and cluster.is_local:
+        raise ValidationError(
+            {next(iter(changes)): "The local cluster runs workloads as processes, not pods: "
+             "Pod Security levels do not apply to it."}
+        )  # fmt: skip
+    if changes:
+        for name, (_, value) in changes.items():
+            setattr(cluster, name, value)
+        cluster.save(update_fields=[*changes, "updated_at"])
+        audit_record(actor=actor, action=AuditAction.UPDATE, obj=cluster, changes=changes)
+        logger.info("cluster %s: Pod Security changed by %s: %s", cluster.name, actor.name, changes)
     return cluster
 
 

@@ -13,6 +13,11 @@ urlpatterns = [
     ),
     path("clusters/<id:pk>/", views.ClusterDetailView.as_view(), name="cluster-detail"),
     path("clusters/<id:pk>/edit/", views.ClusterEditView.as_view(), name="cluster-edit"),
+    path(
+        "clusters/<id:pk>/pod-security/",
+        views.ClusterPodSecurityView.as_view(),
+        name="cluster-pod-security",
+    ),
     path("clusters/<id:pk>/refresh/", views.ClusterRefreshView.as_view(), name="cluster-refresh"),
     path("clusters/<id:pk>/delete/", views.ClusterDeleteView.as_view(), name="cluster-delete"),
     path("credentials/", views.CredentialListView.as_view(), name="credential-list"),

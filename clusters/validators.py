@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import uuid
 
@@ -39,3 +40,45 @@ def validate_tenant(value: str) -> None:
             raise ValidationError(
                 f"{value!r} is neither a tenant GUID nor a domain name.", code="tenant"
             ) from None
+
+
+def clean_host_path_exemptions(value) -> list[dict[str, str]]:
+    """Named read-only hostPath exemptions: [{"name", "path", "reason"}], each path absolute and
+    normalised, never "/" (that is the privileged level, which says so)."""
+    from clusters.choices import MAX_POD_SECURITY_EXEMPTIONS
+
+    if not isinstance(value, list) or len(value) > MAX_POD_SECURITY_EXEMPTIONS:
+        raise ValidationError(
+            f"A list of at most {MAX_POD_SECURITY_EXEMPTIONS} exemptions "
+            '({"name", "path", "reason"}).'
+        )
+    cleaned, names = [], set()
+    for number, item in enumerate(value, start=1):
+        if not isinstance(item, dict) or set(item) - {"name", "path", "reason"}:
+            raise ValidationError(f'Exemption {number}: an object with "name", "path", "reason".')
+        name, path, reason = (item.get(key, "") for key in ("name", "path", "reason"))
+        if not all(isinstance(part, str) for part in (name, path, reason)):
+            raise ValidationError(f"Exemption {number}: name, path and reason are strings.")
+        try:
+            validate_dns_label(name)
+        except ValidationError as exc:
+            raise ValidationError(f"Exemption {number}: {exc.messages[0]}") from None
+        if name in names:
+            raise ValidationError(f"Exemption {number}: the name {name!r} is used twice.")
+        names.add(name)
+        parts = path.split("/")
+        if (not path.startswith("/") or ".." in parts or "\x00" in path or len(path) > 300
+                or posixpath.normpath(path) != path):  # fmt: skip
+            raise ValidationError(
+                f"Exemption {number}: {path!r} must be an absolute, normalised host path "
+                "(no .., no trailing /)."
+            )
+        if path == "/":
+            raise ValidationError(
+                f"Exemption {number}: exempting / allows the whole node; set the privileged "
+                "level instead if that is really meant."
+            )
+        if not reason.strip() or len(reason) > 300:
+            raise ValidationError(f"Exemption {number}: say why (a reason of 1 to 300 characters).")
+        cleaned.append({"name": name, "path": path, "reason": reason.strip()})
+    return cleaned

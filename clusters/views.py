@@ -16,6 +16,7 @@ from clusters.forms import (
     ClusterEditForm,
     ClusterImportForm,
     KubeconfigCredentialForm,
+    PodSecurityForm,
 )
 from clusters.models import Cluster, Credential
 from clusters.tasks import cluster_refresh_task
@@ -123,6 +124,43 @@ class ClusterEditView(RoleRequiredMixin, View):
         return render(
             request, "clusters/cluster_edit.html", {"cluster": cluster, "form": form}, status=400
         )
+
+
+class ClusterPodSecurityView(RoleRequiredMixin, View):
+    """Admins set the cluster's Pod Security level and its named hostPath exemptions."""
+
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+    template = "clusters/cluster_pod_security.html"
+
+    def get(self, request, pk: int):
+        cluster = get_object_or_404(Cluster, pk=pk)
+        form = PodSecurityForm(initial={
+            "pod_security_level": cluster.pod_security_level,
+            "pod_security_exemptions": PodSecurityForm.as_text(cluster.pod_security_exemptions),
+        })  # fmt: skip
+        return render(request, self.template, {"cluster": cluster, "form": form})
+
+    def post(self, request, pk: int):
+        cluster = get_object_or_404(Cluster, pk=pk)
+        form = PodSecurityForm(request.POST)
+        if form.is_valid():
+            try:
+                services.cluster_set_pod_security(
+                    actor=Actor.from_request(request), cluster=cluster,
+                    level=form.cleaned_data["pod_security_level"],
+                    exemptions=form.cleaned_data["pod_security_exemptions"],
+                )  # fmt: skip
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(
+                    request, f"Pod Security level of {cluster.name}: {cluster.pod_security_level}."
+                )
+                return redirect("cluster-detail", pk=cluster.pk)
+        return render(request, self.template, {"cluster": cluster, "form": form}, status=400)
 
 
 class ClusterDeleteView(RoleRequiredMixin, View):

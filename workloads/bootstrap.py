@@ -15,10 +15,17 @@ spec:
   template:
     spec:
       restartPolicy: Never
+      securityContext:  # what the restricted Pod Security level asks for
+        runAsNonRoot: true
+        runAsUser: 10001
+        seccompProfile: {type: RuntimeDefault}
       containers:
         - name: hello
           image: ghcr.io/controlpanel/media-pipeline:latest
           args: ["samples"]
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities: {drop: [ALL]}
 """
 
 PRESETS = [

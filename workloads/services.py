@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clusters import podsecurity
 from clusters.models import Cluster
 from core.choices import AuditAction
 from core.services import Actor, audit_record
-from workloads.choices import ACTIVE_STATES, FINAL_STATES, RunState
+from workloads.choices import ACTIVE_STATES, FINAL_STATES, RunState, TemplateKind
 from workloads.models import Run, WorkloadTemplate
 from workloads.params import DEFAULTS, clean_params, is_dns1123_label, volume_names
 from workloads.realtime import publish_run_message, state_payload
@@ -66,7 +67,13 @@ def run_prepare(*, template: WorkloadTemplate, cluster: Cluster, params: Any) ->
     cleaned = clean_params(
         template.kind, params, defaults=template.params, volumes=_volume_names(cluster)
     )
-    build_spec(kind=template.kind, params=cleaned, cluster=cluster, run_id=0)
+    spec = build_spec(kind=template.kind, params=cleaned, cluster=cluster, run_id=0)
+    violations = podsecurity.check_workload(cluster, spec)
+    if violations:
+        # A raw manifest's fields are the user's to fix; a preset's, the cluster's level.
+        field = "manifest" if template.kind == TemplateKind.RAW_MANIFEST else "cluster"
+        level = cluster.pod_security_level
+        raise ValidationError({field: [v.message(level) for v in violations]})
     return cleaned
 
 

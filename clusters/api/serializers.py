@@ -13,6 +13,7 @@ from clusters.choices import (
     SECRET_FIELDS,
     ClusterKind,
     CredentialKind,
+    PodSecurityLevel,
 )
 from clusters.models import Cluster, Credential
 from clusters.validators import validate_dns_label, validate_guid, validate_tenant
@@ -156,8 +157,26 @@ class CapacitySerializer(serializers.Serializer):
     ready = serializers.IntegerField()
 
 
+class PodSecurityExemptionSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=63, help_text="A DNS-1123 label naming it.")
+    path = serializers.CharField(
+        max_length=300,
+        help_text="Host folder: hostPath volumes at or under it are allowed when every mount "
+        "of them is read-only.",
+    )
+    reason = serializers.CharField(max_length=300, help_text="Why it is needed.")
+
+
 class ClusterSerializer(serializers.ModelSerializer):
     nodes = NodeSerializer(many=True, read_only=True)
+    pod_security_level = serializers.ChoiceField(
+        choices=PodSecurityLevel.choices,
+        read_only=True,
+        help_text="The Pod Security Standards level every pod the panel creates here must meet.",
+    )
+    pod_security_exemptions = PodSecurityExemptionSerializer(
+        many=True, read_only=True, help_text="Named read-only hostPath exemptions."
+    )
     namespaces = serializers.ListField(child=serializers.CharField(), read_only=True)
     capacity = serializers.SerializerMethodField()
     kubeconfig = serializers.CharField(
@@ -198,6 +217,8 @@ class ClusterSerializer(serializers.ModelSerializer):
             "nodes",
             "namespaces",
             "capacity",
+            "pod_security_level",
+            "pod_security_exemptions",
             "kubeconfig",
             "context",
             "created_at",
@@ -247,5 +268,16 @@ class ClusterSerializer(serializers.ModelSerializer):
 
 
 class ClusterUpdateSerializer(ClusterSerializer):
+    pod_security_level = serializers.ChoiceField(
+        choices=PodSecurityLevel.choices,
+        required=False,
+        help_text="Admins only (403 otherwise); audited. Not for the local cluster.",
+    )
+    pod_security_exemptions = PodSecurityExemptionSerializer(
+        many=True,
+        required=False,
+        help_text="Admins only; replaces the list. Named read-only hostPath exemptions.",
+    )
+
     class Meta(ClusterSerializer.Meta):
         read_only_fields = [*ClusterSerializer.Meta.read_only_fields, "kind"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -78,6 +79,11 @@ class CredentialViewSet(viewsets.ModelViewSet):
         summary="Import a Kubernetes cluster from a kubeconfig",
         description="The API server is contacted first; nothing is saved if it cannot be used.",
     ),
+    partial_update=extend_schema(
+        summary="Change a cluster's name, description, namespace or (admins) Pod Security",
+        description="`pod_security_level` and `pod_security_exemptions` are for admins only "
+        "(403 otherwise) and are recorded in the audit log.",
+    ),
     refresh=extend_schema(
         summary="Run a health check now",
         request=None,
@@ -112,13 +118,30 @@ class ClusterViewSet(viewsets.ModelViewSet):
             raise serializers.ValidationError({exc.field: exc.message}) from exc
 
     def perform_update(self, serializer):
+        with transaction.atomic():
+            self._update(serializer)
+
+    def _update(self, serializer):
+        validated = serializer.validated_data
+        actor = Actor.from_request(self.request)
+        if "pod_security_level" in validated or "pod_security_exemptions" in validated:
+            # First: a refusal (403 for non-admins, 400) must leave the other fields unchanged.
+            exemptions = validated.get("pod_security_exemptions")
+            try:
+                services.cluster_set_pod_security(
+                    actor=actor, cluster=serializer.instance,
+                    level=validated.get("pod_security_level"),
+                    exemptions=[dict(item) for item in exemptions] if exemptions is not None else None,
+                )  # fmt: skip
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict) from exc
         data = {
             key: value
-            for key, value in serializer.validated_data.items()
+            for key, value in validated.items()
             if key in ("name", "description", "namespace")
         }
         serializer.instance = services.cluster_update(
-            actor=Actor.from_request(self.request), cluster=serializer.instance, **data
+            actor=actor, cluster=serializer.instance, **data
         )
 
     def perform_destroy(self, instance):

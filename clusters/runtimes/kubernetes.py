@@ -15,7 +15,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from clusters import kubeconfig
+from clusters import kubeconfig, podsecurity
 from clusters.runtimes import manifests
 from clusters.runtimes.base import LogLine, PodStatus, RunStatus, StartRejected, WorkloadSpec
 
@@ -78,6 +78,11 @@ class KubernetesRuntime:
                     manifests.validate(obj)
                 except manifests.ManifestInvalid as exc:
                     raise StartRejected(str(exc)) from None
+            # The last line: whatever was checked when the run was created, what is applied now
+            # meets the cluster's level as it is now.
+            violations = podsecurity.check_for_cluster(self.cluster, objects)
+            if violations:
+                raise StartRejected(podsecurity.refusal(self.cluster, violations))
             created = []
             for obj in objects:
                 try:

@@ -26,6 +26,8 @@ STREAM_PORT = 8080
 FACE_SERVICE_PORT = 8090
 FACE_SERVICE_TASK = "serve"
 PIPELINE_COMMAND = ["python", "-m", "media_pipeline"]
+# The media-pipeline image's user and group (docker/media-pipeline.Dockerfile: USER 10001:10001).
+PIPELINE_UID = 10001
 
 
 class ManifestInvalid(ValueError):
@@ -86,15 +88,34 @@ def _pod_spec(spec: WorkloadSpec, task: TaskSpec, args: list[str], restart_polic
         )
         mounts.append({"name": f"data-{index}", "mountPath": volume.mount_path})
     container["volumeMounts"] = mounts
+    pod_security, container["securityContext"] = _security_contexts(task)
     if task.gpus:
-        container["resources"] = {"limits": {"nvidia.com/gpu": task.gpus}}
+        # A Quantity is a string: the strict client refuses the number 1 here.
+        container["resources"] = {"limits": {"nvidia.com/gpu": str(task.gpus)}}
     if task.port is not None:
         container["ports"] = [{"name": "http", "containerPort": task.port}]
         container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": task.port}}
-    pod = {"restartPolicy": restart_policy, "containers": [container], "volumes": volumes}
+    pod = {
+        "restartPolicy": restart_policy, "securityContext": pod_security,
+        "containers": [container], "volumes": volumes,
+    }  # fmt: skip
     if spec.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
     return pod
+
+
+def _security_contexts(task: TaskSpec) -> tuple[dict, dict]:
+    """(pod, container) securityContext. Pipeline pods meet the restricted Pod Security level (the
+    image's user is known); other images (GPU jobs) baseline, hardened where it cannot break them,
+    since their user may be root."""
+    pod: dict = {"seccompProfile": {"type": "RuntimeDefault"}}
+    container: dict = {"allowPrivilegeEscalation": False}
+    if task.pipeline:
+        # OnRootMismatch: a volume of footage is not chowned file by file at every start.
+        pod.update(runAsNonRoot=True, runAsUser=PIPELINE_UID, runAsGroup=PIPELINE_UID,
+                   fsGroup=PIPELINE_UID, fsGroupChangePolicy="OnRootMismatch")  # fmt: skip
+        container["capabilities"] = {"drop": ["ALL"]}
+    return pod, container
 
 
 def _metadata(spec: WorkloadSpec, name: str, namespace: str, task: str) -> dict:
@@ -176,9 +197,33 @@ def render_stream(spec: WorkloadSpec, task: TaskSpec, namespace: str) -> list[di
     return [deployment, service]
 
 
+def _quantity(value):
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def quantities_as_strings(node, parent: str = "") -> None:
+    """YAML reads `nvidia.com/gpu: 1` or `cpu: 0.5` as numbers; the client types every Quantity
+    as a string and refuses them. Resource limits, requests, pod overhead and sizeLimit become
+    strings, in place."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, dict) and (
+                (parent == "resources" and key in ("limits", "requests")) or key == "overhead"
+            ):
+                node[key] = {name: _quantity(amount) for name, amount in value.items()}
+            elif key == "sizeLimit":
+                node[key] = _quantity(value)
+            else:
+                quantities_as_strings(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            quantities_as_strings(item, parent)
+
+
 def label_raw(spec: WorkloadSpec, manifest: dict, namespace: str) -> dict:
     """A user's manifest with our labels and namespace added (pod templates labelled too)."""
     obj = copy.deepcopy(manifest)
+    quantities_as_strings(obj)
     metadata = obj.setdefault("metadata", {})
     metadata["namespace"] = namespace
     metadata.setdefault("labels", {}).update(run_labels(spec.run_id))

@@ -101,3 +101,44 @@ def test_pods_list_the_clusters_pull_secrets_for_private_registries():
     for obj in objects:
         validate(obj)
         assert obj["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "acr-pull"}]
+
+
+def test_raw_manifest_quantities_become_strings_and_nothing_else_changes():
+    """YAML numbers in limits, requests, overhead and sizeLimit are what the strict client
+    refuses ("Input should be a valid string"); ports and replicas stay numbers."""
+    from clusters.runtimes.manifests import label_raw
+
+    manifest = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"replicas": 2, "selector": {}, "template": {"spec": {
+            "overhead": {"cpu": 1},
+            "containers": [{
+                "name": "c", "image": "i", "ports": [{"containerPort": 80}],
+                "resources": {"limits": {"nvidia.com/gpu": 1, "memory": "1Gi"},
+                              "requests": {"cpu": 0.5}},
+            }],
+            "volumes": [{"name": "v", "emptyDir": {"sizeLimit": 1024}}],
+        }}},
+    }  # fmt: skip
+    spec = WorkloadSpec(run_id=1, kind="raw-manifest", manifests=[manifest])
+
+    obj = label_raw(spec, manifest, "ns")
+
+    pod = obj["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == {
+        "limits": {"nvidia.com/gpu": "1", "memory": "1Gi"}, "requests": {"cpu": "0.5"},
+    }  # fmt: skip
+    assert pod["overhead"] == {"cpu": "1"}
+    assert pod["volumes"][0]["emptyDir"] == {"sizeLimit": "1024"}
+    assert pod["containers"][0]["ports"] == [{"containerPort": 80}]
+    assert obj["spec"]["replicas"] == 2
+    assert manifest["spec"]["template"]["spec"]["overhead"] == {"cpu": 1}  # the input is kept
+    validate(obj)
+
+
+def test_a_gpu_limit_is_rendered_as_a_quantity_string():
+    spec = WorkloadSpec(run_id=2, kind="gpu-job")
+    spec.tasks = [TaskSpec("gpu", ["--steps", "1"], image="trainer:1", pipeline=False, gpus=2)]
+    (job,) = render(spec, "default", indexed_jobs=False)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {"limits": {"nvidia.com/gpu": "2"}}

@@ -143,11 +143,11 @@ class ControlPlane:
         try:
             etcd_url = self._start_etcd()
             self._start_apiserver(etcd_url, tokens_file)
-            if self.with_controllers:
-                # They retry until the API server answers: starting them now overlaps their
-                # start-up with the API server's.
-                self._start_controllers()
             self._wait_for_apiserver()
+            if self.with_controllers:
+                # Only once it is ready: the controller manager gives up (exit 255) when the API
+                # server's RBAC is not bootstrapped within its own 10 s, as on a loaded machine.
+                self._start_controllers()
         except BaseException:
             self.stop()
             raise
