@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("clusters", "0003_azure"),
-        ("workloads", "0004_template_description_limit"),
+        ("workloads", "0005_face_recognition_service_kind"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
