@@ -78,8 +78,9 @@ def endpoints(run: Run | None = None) -> list[Endpoint]:
     if run is None or not run.handle:
         return []
     if run.handle.get("runtime") == "local":
+        # Keyed by pod name (`run-<id>-serve-<n>`): one circuit per replica process.
         return [
-            Endpoint(f"run-{run.pk}/{pod}", url.rstrip("/"))
+            Endpoint(pod, url.rstrip("/"))
             for pod, url in sorted((run.handle.get("endpoints") or {}).items())
         ]
     from clusters.proxy import service_target
@@ -88,10 +89,11 @@ def endpoints(run: Run | None = None) -> list[Endpoint]:
     namespace = run.handle.get("namespace") or run.cluster.namespace
     target = service_target(
         run.cluster, namespace, object_name(run.pk, "serve"), port=FACE_SERVICE_PORT
-    )
+    )  # the Service spreads the calls over the replicas
     if target is None:
         return []
-    return [Endpoint(f"run-{run.pk}/serve", target.url.rstrip("/"), target.headers, target.ssl)]
+    name = object_name(run.pk, "serve")
+    return [Endpoint(name, target.url.rstrip("/"), target.headers, target.ssl)]
 
 
 _pools: dict[str, urllib3.PoolManager] = {}

@@ -150,10 +150,16 @@ def face_service(faces_cluster, face_server, settings, redis_url):
     return make_service_run(faces_cluster, {"serve-0": face_server.url})
 
 
-def wait_processed(api, ids: list[int], timeout: float = 120) -> dict[int, dict]:
-    """Poll the API until none of the images is pending or processing; returns them by id."""
+def wait_processed(
+    api, ids: list[int], timeout: float = 120, beat: bool = False
+) -> dict[int, dict]:
+    """Poll the API until none of the images is pending or processing; returns them by id.
+    With `beat`, do what beat does meanwhile (probe open circuits, re-queue lost images)."""
+    from faces import services
 
     def done():
+        if beat:
+            services.backends_probe()
         found = {}
         for image_id in ids:
             body = api.get(f"/api/faces/{image_id}/").json()

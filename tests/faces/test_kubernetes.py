@@ -83,7 +83,7 @@ def test_images_on_a_claim_are_identified_by_a_backend_behind_the_api_servers_pr
     paths = ["unknown/obama2.jpg", "unknown/lin-manuel-miranda.png", "unknown/missing.jpg"]
     submitted = admin_api.post("/api/faces/", {"volume": "photos", "paths": paths}, format="json")
     assert submitted.status_code == 202
-    results = wait_processed(admin_api, submitted.json()["ids"], timeout=180)
+    results = wait_processed(admin_api, submitted.json()["ids"], timeout=180, beat=True)
     obama, stranger, missing = (results[i] for i in submitted.json()["ids"])
     assert obama["status"] == "processed" and people_in(obama) == ["Obama"]
     assert obama["backend"] == endpoint.name and obama["thumbnail_url"]

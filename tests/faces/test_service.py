@@ -210,3 +210,42 @@ def test_people_are_managed_by_admins_and_deleting_one_deletes_their_faces(
     assert Face.objects.get(image_id=submitted["id"]).person is None  # the history stays
     assert admin_api.get("/api/people/99999999999999999999/").status_code == 404
     assert admin_api.get("/api/faces/123456789/").status_code == 404
+
+
+def test_the_preset_on_the_local_cluster_serves_the_processors_with_two_replicas(
+    celery_worker, faces_cluster, admin_api, settings
+):
+    """The real path `make run` takes: the preset's run starts two back-end processes, the
+    processors find them through the run and spread the images over both."""
+    from workloads.bootstrap import bootstrap_demo
+
+    bootstrap_demo()
+    settings.FACES_BREAKER_WAIT = 1
+    started = admin_api.post(
+        "/api/runs/",
+        {"template": "face-recognition-service", "cluster": faces_cluster.name,
+         "params": {"replicas": 2}},
+        format="json",
+    )  # fmt: skip
+    assert started.status_code == 201, started.json()
+    run_id = started.json()["id"]
+    try:
+        from tests.workloads.conftest import wait_for_run
+
+        run = wait_for_run(admin_api, run_id, states=("running", "failed", "lost"))
+        assert run["state"] == "running", run["error"]
+        service = admin_api.get("/api/faces/service/").json()
+        assert service["run"] == run_id and len(service["backends"]) == 2
+        paths = ["unknown/obama_small.jpg"] * 12
+        ids = admin_api.post(
+            "/api/faces/", {"volume": "photos", "paths": paths}, format="json"
+        ).json()["ids"]
+        # While the back-ends load their models their circuits may open and the images wait;
+        # beat's probe closes them once /healthz answers.
+        results = wait_processed(admin_api, ids, timeout=180, beat=True)
+        assert {body["status"] for body in results.values()} == {"processed"}
+        assert {body["backend"] for body in results.values()} == {
+            f"run-{run_id}-serve-0", f"run-{run_id}-serve-1",
+        }  # fmt: skip
+    finally:
+        admin_api.post(f"/api/runs/{run_id}/cancel/")
