@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pybreaker
@@ -299,6 +301,94 @@ def face_name(*, actor: Actor, face: Face, name: object) -> KnownFace:
 
     transaction.on_commit(lambda: gallery_publish_task.delay(reidentify=True))
     return known
+
+
+# -- the gallery as a folder for the batch template ---------------------------------------------
+
+
+def _local_volume_dir(cluster: Cluster, name: str) -> Path:
+    volume = cluster.volumes.filter(name=name).first()
+    if volume is None:
+        names = ", ".join(sorted(cluster.volumes.values_list("name", flat=True))) or "none"
+        raise ValidationError(
+            {"volume": f"No volume {name!r} on {cluster.name} (volumes: {names})."}
+        )
+    path = Path(volume.local_path or volume.name)
+    return path if path.is_absolute() else Path(settings.LOCAL_DATA_ROOT) / path
+
+
+def _folder_name(name: str) -> str:
+    """A person's name as one path component, kept readable (the batch reads it back as the
+    person's label)."""
+    cleaned = name.replace("/", "-").replace("\\", "-").strip()
+    return cleaned if cleaned not in ("", ".", "..") else f"person-{abs(hash(name))}"
+
+
+def gallery_export(*, actor: Actor, volume: str, folder: object = "known-faces") -> dict:
+    """Write the gallery as a known-faces folder (`<folder>/<person>/<n>.<ext>`) on a volume of
+    the local cluster, for the face-identification batch template's `known` parameter. The
+    folder is replaced whole; known images whose picture the panel cannot read (on a
+    Kubernetes volume) are listed as skipped."""
+    from clusters.selectors import cluster_get_by_ref
+
+    cluster = cluster_get_by_ref("local")
+    if cluster is None:
+        raise ValidationError({"volume": "There is no local cluster to export to."})
+    folder = _check_path("folder", folder).strip("/")
+    root = _local_volume_dir(cluster, volume).resolve()
+    target = (root / folder).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise ValidationError({"folder": "Name a folder inside the volume."})
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    written, skipped = 0, []
+    counts: dict[int, int] = {}
+    sources = {v.name: v for v in faces_cluster().volumes.all()} if faces_cluster() else {}
+    try:
+        for known in KnownFace.objects.select_related("person").order_by("person__name", "pk"):
+            data = _known_face_bytes(known, sources)
+            if data is None:
+                skipped.append(known.pk)
+                continue
+            counts[known.person_id] = counts.get(known.person_id, 0) + 1
+            suffix = Path(known.file.name or known.path).suffix.lower() or ".jpg"
+            destination = (
+                staging / _folder_name(known.person.name) / f"{counts[known.person_id]}{suffix}"
+            )
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(data)
+            written += 1
+        staging.mkdir(parents=True, exist_ok=True)
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        if old.exists():
+            shutil.rmtree(old)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    audit_record(
+        actor=actor, action=AuditAction.CREATE, object_type="gallery-export",
+        object_repr=f"{volume}:{folder}", changes={"images": written, "people": len(counts)},
+    )  # fmt: skip
+    return {"volume": volume, "folder": folder, "images": written, "people": len(counts),
+            "skipped": skipped}  # fmt: skip
+
+
+def _known_face_bytes(known: KnownFace, volumes: dict) -> bytes | None:
+    try:
+        if known.file:
+            with known.file.open("rb") as handle:
+                return handle.read()
+        volume = volumes.get(known.volume)
+        cluster = faces_cluster()
+        if volume is None or cluster is None or not cluster.is_local:
+            return None
+        root = _local_volume_dir(cluster, volume.name).resolve()
+        path = (root / known.path).resolve()
+        return path.read_bytes() if path.is_relative_to(root) else None
+    except OSError:
+        return None
 
 
 # -- the receiver -----------------------------------------------------------------------------

@@ -151,3 +151,20 @@ class ServiceStatusSerializer(serializers.Serializer):
     backends = BackendStatusSerializer(many=True)
     counts = serializers.DictField(child=serializers.IntegerField(), help_text="Images by status.")
     error = serializers.CharField()
+
+
+class GalleryExportSerializer(serializers.Serializer):
+    volume = serializers.CharField(max_length=63, help_text="A volume of the local cluster.")
+    folder = serializers.CharField(
+        max_length=PATH_MAX_CHARS, default="known-faces", help_text="Replaced whole."
+    )
+
+
+class GalleryExportedSerializer(serializers.Serializer):
+    volume = serializers.CharField()
+    folder = serializers.CharField(help_text="The batch template's `known` parameter.")
+    images = serializers.IntegerField()
+    people = serializers.IntegerField()
+    skipped = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Known images the panel cannot read."
+    )

@@ -19,6 +19,8 @@ from faces import selectors, services
 from faces.api.serializers import (
     FaceImageCreateSerializer,
     FaceImageSerializer,
+    GalleryExportedSerializer,
+    GalleryExportSerializer,
     KnownFaceCreateSerializer,
     KnownFaceSerializer,
     NameFaceSerializer,
@@ -150,6 +152,24 @@ class PersonViewSet(
         except services.ServiceUnavailable as exc:
             raise BackendUnavailable(str(exc)) from exc
         return Response(KnownFaceSerializer(known).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Write the gallery as a known-faces folder on a local volume",
+        description="`<folder>/<person>/<n>.jpg`, what the face-identification batch template "
+        "reads as `known` (with the same `volume`).",
+        request=GalleryExportSerializer, responses={200: GalleryExportedSerializer},
+    )  # fmt: skip
+    @action(detail=False, methods=["post"])
+    def export(self, request):
+        serializer = GalleryExportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = services.gallery_export(
+                actor=Actor.from_request(request), **serializer.validated_data
+            )
+        except DjangoValidationError as exc:
+            raise _drf_error(exc) from exc
+        return Response(GalleryExportedSerializer(result).data)
 
     @extend_schema(summary="A known image's thumbnail (JPEG)", responses=THUMBNAIL)
     @action(detail=True, methods=["get"], url_path=r"images/(?P<image_id>[0-9]{1,18})/thumbnail")

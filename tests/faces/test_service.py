@@ -249,3 +249,49 @@ def test_the_preset_on_the_local_cluster_serves_the_processors_with_two_replicas
         }  # fmt: skip
     finally:
         admin_api.post(f"/api/runs/{run_id}/cancel/")
+
+
+def test_the_gallery_exported_as_a_folder_feeds_the_batch_template(
+    celery_worker, face_service, face_volumes, admin_api, operator_api
+):
+    """The batch half of the seed reads the service's gallery: people written as
+    `<folder>/<person>/<n>.jpg` on a local volume, then the face-identification template run
+    with that folder as `known` names the people in a photo."""
+    import shutil
+
+    add_person(admin_api, "Barack Obama", FACES / "known" / "obama_1.jpg", upload=True)
+    add_person(admin_api, "Joe Biden", FACES / "known" / "biden_1.jpg", upload=False)
+    assert (
+        operator_api.post("/api/people/export/", {"volume": "scratch"}, format="json").status_code
+        == 403
+    )
+    refused = admin_api.post(
+        "/api/people/export/", {"volume": "scratch", "folder": "../x"}, format="json"
+    )
+    assert refused.status_code == 400 and "folder" in refused.json()
+
+    exported = admin_api.post(
+        "/api/people/export/", {"volume": "scratch", "folder": "gallery"}, format="json"
+    )
+    assert exported.status_code == 200, exported.content
+    assert exported.json() | {"skipped": []} == {
+        "volume": "scratch", "folder": "gallery", "images": 2, "people": 2, "skipped": [],
+    }  # fmt: skip
+    folder = face_volumes["scratch"] / "gallery"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.*")) == [
+        "Barack Obama/1.jpg", "Joe Biden/1.jpg",
+    ]  # fmt: skip
+    probe = face_volumes["scratch"] / "probe"
+    probe.mkdir(exist_ok=True)
+    shutil.copy(FACES / "unknown" / "two_people.jpg", probe / "two_people.jpg")
+
+    started = operator_api.post("/api/runs/", {
+        "template": "face-identification", "cluster": face_service.cluster.name,
+        "params": {"volume": "scratch", "known": "gallery", "images": ["probe"]},
+    }, format="json")  # fmt: skip
+    assert started.status_code == 201, started.json()
+    from tests.workloads.conftest import wait_for_run
+
+    run = wait_for_run(operator_api, started.json()["id"], timeout=180)
+    assert run["state"] == "succeeded", run["error"]
+    assert sorted(r["person"] for r in run["results"]) == ["Barack Obama", "Joe Biden"]
