@@ -648,5 +648,20 @@ def backends_probe() -> dict[str, bool | None]:
 
     results = {endpoint.name: probe(endpoint) for endpoint in backend.endpoints()}
     if any(results.values()):
-        images_requeue_stale(older_than=0)
+        images_requeue_waiting()
     return results
+
+
+def images_requeue_waiting(*, limit: int | None = None) -> int:
+    """Images released while no back-end could take them (no message on its way) go back to
+    the queue, oldest first, a batch at a time; beat sends the rest later."""
+    waiting = list(
+        FaceImage.objects.filter(status=ImageStatus.PENDING, queued_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: limit or settings.FACES_REQUEUE_BATCH]
+    )
+    FaceImage.objects.filter(pk__in=waiting, queued_at__isnull=True).update(
+        queued_at=timezone.now()
+    )
+    _enqueue(waiting)
+    return len(waiting)
