@@ -1,26 +1,5 @@
-"""The Kubernetes Pod Security Standards, checked by the panel on every pod it creates.
-
-Kubernetes 1.20 (the oldest version the panel drives) has no PodSecurity admission, so the panel
-checks the rendered manifests itself before anything is applied: when a run is created (a 400
-naming the field) and again when the runtime applies it. The controls are those of the standard
-(https://kubernetes.io/docs/concepts/security/pod-security-standards/, its current version), for
-every container list (containers, initContainers, ephemeralContainers):
-
-- baseline: HostProcess, host namespaces, privileged containers, capabilities beyond the default
-  set, hostPath volumes, host ports, host probes and lifecycle hooks, AppArmor, SELinux, /proc
-  mount type, seccomp (no Unconfined; the 1.20-era annotations too, which 1.20 still obeys) and
-  sysctls outside the safe set;
-- restricted: all of baseline plus volume types, privilege escalation, running as non-root,
-  non-root user, a seccomp profile required and capabilities (drop ALL, add only
-  NET_BIND_SERVICE). As in the standard, Windows pods (spec.os.name: windows) are exempt from
-  the last three.
-
-Per-cluster exemptions are named and narrow: a `HostPathExemption` allows hostPath volumes at or
-under one host folder when every mount of them is read-only (the NVIDIA driver folder a GPU node
-needs), and lifts nothing else. Add-ons an admin installs for the whole cluster (the NVIDIA device
-plugin DaemonSet) are not user workloads and are not checked here; only the workload paths call
-this module.
-"""
+"""The controls of the Pod Security Standards, one function each, over a pod's metadata and spec
+(the field paths they yield are relative to the pod; `clusters.podsecurity` adds the object's)."""
 
 from __future__ import annotations
 
@@ -30,24 +9,6 @@ from dataclasses import dataclass
 
 from clusters.choices import PodSecurityLevel
 
-RANK = {
-    PodSecurityLevel.PRIVILEGED: 0,
-    PodSecurityLevel.BASELINE: 1,
-    PodSecurityLevel.RESTRICTED: 2,
-}
-
-# Where each kind keeps its pod template: ("" for a Pod itself).
-POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": (),
-    "Job": ("spec", "template"),
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "PodTemplate": ("template",),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 # The values the standard allows.
@@ -76,27 +37,6 @@ LIFECYCLE_HOOKS = ("postStart", "preStop")
 
 
 @dataclass(frozen=True)
-class Violation:
-    """One field a level forbids: where it is, which control, the control's level, and why."""
-
-    path: str  # e.g. spec.template.spec.containers[0].securityContext.privileged
-    control: str  # the standard's name for the control, e.g. "Privileged Containers"
-    level: str  # the lowest level that has this control: baseline or restricted
-    detail: str  # what is wrong, e.g. "must be false or unset, is true"
-    obj: str = ""  # the object it is in, e.g. "Job hello"
-
-    def message(self, enforced: str | None = None) -> str:
-        where = f"{self.obj}: " if self.obj else ""
-        return (
-            f"{where}{self.path} {self.detail} "
-            f"(Pod Security level {enforced or self.level}: {self.control})"
-        )
-
-    def __str__(self) -> str:
-        return self.message()
-
-
-@dataclass(frozen=True)
 class HostPathExemption:
     """hostPath volumes at or under `path`, mounted read-only only, are allowed on a cluster."""
 
@@ -109,7 +49,7 @@ class HostPathExemption:
         root = posixpath.normpath(self.path)
         return normal == root or normal.startswith(root.rstrip("/") + "/")
 
-    def as_dict(self) -> dict[str, str]:
+    def asdict_of(self) -> dict[str, str]:
         return {"name": self.name, "path": self.path, "reason": self.reason}
 
     @classmethod
@@ -118,7 +58,7 @@ class HostPathExemption:
 
 
 # -- reading a pod spec defensively (raw manifests were schema-checked, but never trust shape) --
-def _dict(value) -> dict:
+def dict_of(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
@@ -127,7 +67,9 @@ def _list(value) -> list:
 
 
 @dataclass
-class _Pod:
+class Pod:
+    """One pod as the controls read it: its metadata, its spec, where it sits in its object."""
+
     prefix: str  # "spec.template." for a Job, "" for a Pod
     metadata: dict
     spec: dict
@@ -138,27 +80,27 @@ class _Pod:
 
     @property
     def security(self) -> dict:
-        return _dict(self.spec.get("securityContext"))
+        return dict_of(self.spec.get("securityContext"))
 
     @property
     def windows(self) -> bool:
-        return _dict(self.spec.get("os")).get("name") == "windows"
+        return dict_of(self.spec.get("os")).get("name") == "windows"
 
     def containers(self) -> Iterator[tuple[str, dict]]:
         for kind in CONTAINER_LISTS:
             for index, container in enumerate(_list(self.spec.get(kind))):
-                yield self.path(f"spec.{kind}[{index}]"), _dict(container)
+                yield self.path(f"spec.{kind}[{index}]"), dict_of(container)
 
     def mounts_of(self, volume: str) -> list[dict]:
         return [
-            _dict(mount)
+            dict_of(mount)
             for _, container in self.containers()
             for mount in _list(container.get("volumeMounts"))
-            if _dict(mount).get("name") == volume
+            if dict_of(mount).get("name") == volume
         ]
 
     def exempt_host_path(self, volume: dict) -> bool:
-        host_path = _dict(volume.get("hostPath")).get("path", "")
+        host_path = dict_of(volume.get("hostPath")).get("path", "")
         mounts = self.mounts_of(volume.get("name", ""))
         read_only = all(mount.get("readOnly") is True for mount in mounts)
         return read_only and any(e.covers(host_path) for e in self.exemptions)
@@ -168,7 +110,7 @@ Finding = tuple[str, str]  # (field path, detail)
 
 
 def _sc(container: dict) -> dict:
-    return _dict(container.get("securityContext"))
+    return dict_of(container.get("securityContext"))
 
 
 def _must_be_unset_or_false(path: str, value) -> Iterator[Finding]:
@@ -185,33 +127,33 @@ def _show(value) -> str:
 
 
 # -- baseline -----------------------------------------------------------------------------------
-def host_process(pod: _Pod) -> Iterator[Finding]:
-    options = _dict(pod.security.get("windowsOptions"))
+def host_process(pod: Pod) -> Iterator[Finding]:
+    options = dict_of(pod.security.get("windowsOptions"))
     yield from _must_be_unset_or_false(
         pod.path("spec.securityContext.windowsOptions.hostProcess"), options.get("hostProcess")
     )
     for path, container in pod.containers():
-        options = _dict(_sc(container).get("windowsOptions"))
+        options = dict_of(_sc(container).get("windowsOptions"))
         yield from _must_be_unset_or_false(
             f"{path}.securityContext.windowsOptions.hostProcess", options.get("hostProcess")
         )
 
 
-def host_namespaces(pod: _Pod) -> Iterator[Finding]:
+def host_namespaces(pod: Pod) -> Iterator[Finding]:
     for name in ("hostNetwork", "hostPID", "hostIPC"):
         yield from _must_be_unset_or_false(pod.path(f"spec.{name}"), pod.spec.get(name))
 
 
-def privileged(pod: _Pod) -> Iterator[Finding]:
+def privileged(pod: Pod) -> Iterator[Finding]:
     for path, container in pod.containers():
         yield from _must_be_unset_or_false(
             f"{path}.securityContext.privileged", _sc(container).get("privileged")
         )
 
 
-def capabilities_baseline(pod: _Pod) -> Iterator[Finding]:
+def capabilities_baseline(pod: Pod) -> Iterator[Finding]:
     for path, container in pod.containers():
-        added = _list(_dict(_sc(container).get("capabilities")).get("add"))
+        added = _list(dict_of(_sc(container).get("capabilities")).get("add"))
         for index, capability in enumerate(added):
             if capability not in DEFAULT_CAPABILITIES:
                 yield (
@@ -220,39 +162,41 @@ def capabilities_baseline(pod: _Pod) -> Iterator[Finding]:
                 )
 
 
-def host_path_volumes(pod: _Pod) -> Iterator[Finding]:
+def host_path_volumes(pod: Pod) -> Iterator[Finding]:
     for index, volume in enumerate(_list(pod.spec.get("volumes"))):
-        volume = _dict(volume)
+        volume = dict_of(volume)
         if "hostPath" in volume and not pod.exempt_host_path(volume):
-            host_path = _dict(volume.get("hostPath")).get("path", "")
+            host_path = dict_of(volume.get("hostPath")).get("path", "")
             yield (
                 pod.path(f"spec.volumes[{index}].hostPath"),
                 f"must be unset, mounts the node's {_show(host_path)}",
             )
 
 
-def host_ports(pod: _Pod) -> Iterator[Finding]:
+def host_ports(pod: Pod) -> Iterator[Finding]:
     for path, container in pod.containers():
         for index, port in enumerate(_list(container.get("ports"))):
-            host_port = _dict(port).get("hostPort")
+            host_port = dict_of(port).get("hostPort")
             if host_port not in (None, 0):
                 yield f"{path}.ports[{index}].hostPort", f"must be 0 or unset, is {host_port}"
 
 
-def host_probes(pod: _Pod) -> Iterator[Finding]:
+def host_probes(pod: Pod) -> Iterator[Finding]:
     for path, container in pod.containers():
-        handlers = [(probe, _dict(container.get(probe))) for probe in PROBES]
-        lifecycle = _dict(container.get("lifecycle"))
-        handlers += [(f"lifecycle.{hook}", _dict(lifecycle.get(hook))) for hook in LIFECYCLE_HOOKS]
+        handlers = [(probe, dict_of(container.get(probe))) for probe in PROBES]
+        lifecycle = dict_of(container.get("lifecycle"))
+        handlers += [
+            (f"lifecycle.{hook}", dict_of(lifecycle.get(hook))) for hook in LIFECYCLE_HOOKS
+        ]
         for name, handler in handlers:
             for action in ("httpGet", "tcpSocket"):
-                host = _dict(handler.get(action)).get("host")
+                host = dict_of(handler.get(action)).get("host")
                 if host not in (None, ""):
                     yield f"{path}.{name}.{action}.host", f"must be unset, is {_show(host)}"
 
 
-def app_armor(pod: _Pod) -> Iterator[Finding]:
-    for key, value in _dict(pod.metadata.get("annotations")).items():
+def app_armor(pod: Pod) -> Iterator[Finding]:
+    for key, value in dict_of(pod.metadata.get("annotations")).items():
         if str(key).startswith(APPARMOR_ANNOTATION):
             value = str(value)
             if value not in ("", "runtime/default") and not value.startswith("localhost/"):
@@ -260,14 +204,14 @@ def app_armor(pod: _Pod) -> Iterator[Finding]:
                     pod.path(f"metadata.annotations[{key!r}]"),
                     f"must be runtime/default or localhost/*, is {_show(value)}",
                 )
-    profile = _dict(pod.security.get("appArmorProfile"))
+    profile = dict_of(pod.security.get("appArmorProfile"))
     if profile and profile.get("type") not in APPARMOR_TYPES:
         yield (
             pod.path("spec.securityContext.appArmorProfile.type"),
             f"must be RuntimeDefault or Localhost, is {_show(profile.get('type'))}",
         )
     for path, container in pod.containers():
-        profile = _dict(_sc(container).get("appArmorProfile"))
+        profile = dict_of(_sc(container).get("appArmorProfile"))
         if profile and profile.get("type") not in APPARMOR_TYPES:
             yield (
                 f"{path}.securityContext.appArmorProfile.type",
@@ -287,18 +231,18 @@ def _selinux(path: str, options: dict) -> Iterator[Finding]:
             yield f"{path}.{name}", f"must be unset, is {_show(options[name])}"
 
 
-def selinux(pod: _Pod) -> Iterator[Finding]:
+def selinux(pod: Pod) -> Iterator[Finding]:
     yield from _selinux(
-        pod.path("spec.securityContext.seLinuxOptions"), _dict(pod.security.get("seLinuxOptions"))
+        pod.path("spec.securityContext.seLinuxOptions"), dict_of(pod.security.get("seLinuxOptions"))
     )
     for path, container in pod.containers():
         yield from _selinux(
             f"{path}.securityContext.seLinuxOptions",
-            _dict(_sc(container).get("seLinuxOptions")),
+            dict_of(_sc(container).get("seLinuxOptions")),
         )
 
 
-def proc_mount(pod: _Pod) -> Iterator[Finding]:
+def proc_mount(pod: Pod) -> Iterator[Finding]:
     for path, container in pod.containers():
         value = _sc(container).get("procMount")
         if value not in (None, "Default"):
@@ -312,9 +256,9 @@ def _seccomp_annotation_ok(value: str) -> bool:
     return value in ("runtime/default", "docker/default") or value.startswith("localhost/")
 
 
-def seccomp_baseline(pod: _Pod) -> Iterator[Finding]:
+def seccomp_baseline(pod: Pod) -> Iterator[Finding]:
     # Kubernetes 1.20 still obeys the alpha annotations, so an "unconfined" one counts too.
-    for key, value in _dict(pod.metadata.get("annotations")).items():
+    for key, value in dict_of(pod.metadata.get("annotations")).items():
         key, value = str(key), str(value)
         is_seccomp = key == SECCOMP_POD_ANNOTATION or key.startswith(SECCOMP_CONTAINER_ANNOTATION)
         if is_seccomp and not _seccomp_annotation_ok(value):
@@ -322,14 +266,14 @@ def seccomp_baseline(pod: _Pod) -> Iterator[Finding]:
                 pod.path(f"metadata.annotations[{key!r}]"),
                 f"must be runtime/default or localhost/*, is {_show(value)}",
             )
-    profile = _dict(pod.security.get("seccompProfile"))
+    profile = dict_of(pod.security.get("seccompProfile"))
     if profile and profile.get("type") not in SECCOMP_TYPES:
         yield (
             pod.path("spec.securityContext.seccompProfile.type"),
             f"must be RuntimeDefault or Localhost, is {_show(profile.get('type'))}",
         )
     for path, container in pod.containers():
-        profile = _dict(_sc(container).get("seccompProfile"))
+        profile = dict_of(_sc(container).get("seccompProfile"))
         if profile and profile.get("type") not in SECCOMP_TYPES:
             yield (
                 f"{path}.securityContext.seccompProfile.type",
@@ -337,9 +281,9 @@ def seccomp_baseline(pod: _Pod) -> Iterator[Finding]:
             )
 
 
-def sysctls(pod: _Pod) -> Iterator[Finding]:
+def sysctls(pod: Pod) -> Iterator[Finding]:
     for index, sysctl in enumerate(_list(pod.security.get("sysctls"))):
-        name = _dict(sysctl).get("name")
+        name = dict_of(sysctl).get("name")
         if name not in SAFE_SYSCTLS:
             yield (
                 pod.path(f"spec.securityContext.sysctls[{index}].name"),
@@ -348,10 +292,10 @@ def sysctls(pod: _Pod) -> Iterator[Finding]:
 
 
 # -- restricted ---------------------------------------------------------------------------------
-def volume_types(pod: _Pod) -> Iterator[Finding]:
+def volume_types(pod: Pod) -> Iterator[Finding]:
     allowed = ", ".join(sorted(RESTRICTED_VOLUME_TYPES))
     for index, volume in enumerate(_list(pod.spec.get("volumes"))):
-        volume = _dict(volume)
+        volume = dict_of(volume)
         kinds = sorted(set(volume) - {"name"})
         if "hostPath" in kinds and pod.exempt_host_path(volume):
             continue
@@ -363,7 +307,7 @@ def volume_types(pod: _Pod) -> Iterator[Finding]:
                 )
 
 
-def privilege_escalation(pod: _Pod) -> Iterator[Finding]:
+def privilege_escalation(pod: Pod) -> Iterator[Finding]:
     if pod.windows:
         return
     for path, container in pod.containers():
@@ -373,7 +317,7 @@ def privilege_escalation(pod: _Pod) -> Iterator[Finding]:
             yield f"{path}.securityContext.allowPrivilegeEscalation", f"must be false, is {shown}"
 
 
-def run_as_non_root(pod: _Pod) -> Iterator[Finding]:
+def run_as_non_root(pod: Pod) -> Iterator[Finding]:
     pod_value = pod.security.get("runAsNonRoot")
     if pod_value is not None and pod_value is not True:
         yield pod.path("spec.securityContext.runAsNonRoot"), f"must be true, is {_show(pod_value)}"
@@ -389,7 +333,7 @@ def run_as_non_root(pod: _Pod) -> Iterator[Finding]:
             yield f"{path}.securityContext.runAsNonRoot", f"must be true, is {_show(value)}"
 
 
-def run_as_user(pod: _Pod) -> Iterator[Finding]:
+def run_as_user(pod: Pod) -> Iterator[Finding]:
     if pod.security.get("runAsUser") == 0:
         yield pod.path("spec.securityContext.runAsUser"), "must not be 0 (root)"
     for path, container in pod.containers():
@@ -397,10 +341,10 @@ def run_as_user(pod: _Pod) -> Iterator[Finding]:
             yield f"{path}.securityContext.runAsUser", "must not be 0 (root)"
 
 
-def seccomp_restricted(pod: _Pod) -> Iterator[Finding]:
+def seccomp_restricted(pod: Pod) -> Iterator[Finding]:
     if pod.windows:
         return
-    pod_type = _dict(pod.security.get("seccompProfile")).get("type")
+    pod_type = dict_of(pod.security.get("seccompProfile")).get("type")
     for path, container in pod.containers():
         if "seccompProfile" not in _sc(container) and pod_type not in SECCOMP_TYPES:
             yield (
@@ -410,11 +354,11 @@ def seccomp_restricted(pod: _Pod) -> Iterator[Finding]:
             )
 
 
-def capabilities_restricted(pod: _Pod) -> Iterator[Finding]:
+def capabilities_restricted(pod: Pod) -> Iterator[Finding]:
     if pod.windows:
         return
     for path, container in pod.containers():
-        capabilities = _dict(_sc(container).get("capabilities"))
+        capabilities = dict_of(_sc(container).get("capabilities"))
         if "ALL" not in _list(capabilities.get("drop")):
             yield f"{path}.securityContext.capabilities.drop", 'must include "ALL"'
         for index, capability in enumerate(_list(capabilities.get("add"))):
@@ -429,7 +373,7 @@ def capabilities_restricted(pod: _Pod) -> Iterator[Finding]:
 class Control:
     name: str
     level: str
-    check: Callable[[_Pod], Iterable[Finding]]
+    check: Callable[[Pod], Iterable[Finding]]
 
 
 B, R = PodSecurityLevel.BASELINE, PodSecurityLevel.RESTRICTED
@@ -453,89 +397,3 @@ CONTROLS: tuple[Control, ...] = (
     Control("Seccomp", R, seccomp_restricted),
     Control("Capabilities", R, capabilities_restricted),
 )
-
-
-def pod_template(obj: dict) -> tuple[str, dict, dict] | None:
-    """(field prefix, pod metadata, pod spec) of any object carrying a pod, else None."""
-    kind = obj.get("kind") if isinstance(obj, dict) else None
-    if kind not in POD_TEMPLATE_PATHS:
-        return None
-    node = obj
-    for key in POD_TEMPLATE_PATHS[kind]:
-        node = _dict(node.get(key))
-    prefix = "".join(f"{key}." for key in POD_TEMPLATE_PATHS[kind])
-    return prefix, _dict(node.get("metadata")), _dict(node.get("spec"))
-
-
-def check_pod(
-    metadata: dict, spec: dict, level: str, *, prefix: str = "",
-    exemptions: Iterable[HostPathExemption] = (),
-) -> list[Violation]:  # fmt: skip
-    """Every violation of `level` in one pod (metadata and spec as in a manifest)."""
-    pod = _Pod(prefix, _dict(metadata), _dict(spec), tuple(exemptions))
-    rank = RANK[PodSecurityLevel(level)]
-    return [
-        Violation(path, control.name, str(control.level), detail)
-        for control in CONTROLS
-        if RANK[control.level] <= rank
-        for path, detail in control.check(pod)
-    ]
-
-
-def check_object(
-    obj: dict, level: str, *, exemptions: Iterable[HostPathExemption] = ()
-) -> list[Violation]:
-    """Violations in any object with a pod template (Pod, Job, CronJob, Deployment, ...); an
-    object without pods (Service, ConfigMap) has none."""
-    found = pod_template(obj)
-    if found is None:
-        return []
-    prefix, metadata, spec = found
-    label = f"{obj.get('kind')} {_dict(obj.get('metadata')).get('name', '?')}"
-    return [
-        Violation(v.path, v.control, v.level, v.detail, label)
-        for v in check_pod(metadata, spec, level, prefix=prefix, exemptions=exemptions)
-    ]
-
-
-def check_objects(
-    objects: Iterable[dict], level: str, *, exemptions: Iterable[HostPathExemption] = ()
-) -> list[Violation]:
-    exemptions = tuple(exemptions)
-    return [v for obj in objects for v in check_object(obj, level, exemptions=exemptions)]
-
-
-def cluster_exemptions(cluster) -> tuple[HostPathExemption, ...]:
-    return tuple(
-        HostPathExemption.from_dict(item) for item in cluster.pod_security_exemptions or []
-    )
-
-
-def check_for_cluster(cluster, objects: Iterable[dict]) -> list[Violation]:
-    """What the cluster's level refuses in `objects`. The local cluster runs processes, not
-    pods: nothing to check there (its runs are media-pipeline commands only)."""
-    if cluster.is_local:
-        return []
-    return check_objects(
-        objects, cluster.pod_security_level, exemptions=cluster_exemptions(cluster)
-    )
-
-
-def check_workload(cluster, spec) -> list[Violation]:
-    """Render a run's objects as the Kubernetes runtime would and check them (before anything
-    is stored)."""
-    if cluster.is_local:
-        return []
-    from clusters.runtimes.manifests import render
-
-    return check_for_cluster(
-        cluster, render(spec, cluster.namespace or "default", indexed_jobs=False)
-    )
-
-
-def refusal(cluster, violations: list[Violation]) -> str:
-    """One sentence for logs and a failed run's error."""
-    level = cluster.pod_security_level
-    return f"Refused by the Pod Security level {level} of cluster {cluster.name}: " + "; ".join(
-        v.message(level) for v in violations
-    )
