@@ -238,3 +238,99 @@ def test_processor_sigkilled_mid_image_child_then_whole_worker_is_processed_once
     for image_id in (first, second):
         image = FaceImage.objects.get(pk=image_id)
         assert image.status == "processed" and image.faces.count() == 1
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, killable and restartable on the same port, with no
+    snapshot: a restart loses every queued message."""
+
+    def __init__(self, workdir):
+        self.port, self.dir = free_port(), workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self):
+        import shutil
+
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--bind", "127.0.0.1", "--port", str(self.port),
+             "--dir", str(self.dir), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        import redis
+
+        wait_for(lambda: _pings(redis.Redis.from_url(self.url)), timeout=10)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def private_broker(settings, tmp_path):
+    """The panel's broker moved to a Redis this test may restart (the session's own Redis
+    serves every other test)."""
+    from controlpanel.celery import app
+
+    server = PrivateRedis(tmp_path)
+    saved = settings.REDIS_URL, app.conf.broker_url
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = app.conf.broker_url = server.url
+    app._pool = None
+    app.amqp._producer_pool = None
+    from faces.breaker import _redis
+
+    _redis.cache_clear()
+    yield server
+    settings.REDIS_URL, app.conf.broker_url = saved
+    settings.CELERY_BROKER_URL = saved[0]
+    app._pool = None
+    app.amqp._producer_pool = None
+    _redis.cache_clear()
+    if server.proc.poll() is None:
+        server.kill()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redis_restart_mid_queue_loses_no_image(
+    private_broker, faces_cluster, face_server, operator_api, settings, faces_queue, tmp_path
+):
+    """Twenty images queued, the worker taking them; Redis is SIGKILLed and started again
+    empty. The worker reconnects by itself, beat gives back what the queue lost, and every
+    image is processed once."""
+    make_service_run(faces_cluster, {"serve-0": face_server.url})
+    before = face_server.metric("faces_serve_requests_total", endpoint="/detect", outcome="ok")
+    log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115
+    worker = start_worker(settings, faces_queue, log)
+    try:
+        paths = ["unknown/obama_small.jpg"] * 20
+        ids = operator_api.post(
+            "/api/faces/", {"volume": "photos", "paths": paths}, format="json"
+        ).json()["ids"]
+        wait_for(lambda: statuses(ids)["processed"] >= 3, timeout=120)
+        private_broker.kill()
+        time.sleep(2)
+        private_broker.start()
+        done_before = statuses(ids)["processed"]
+        assert done_before < 20  # the queue still held images when it went
+        # Once the worker is quiet, beat's re-queue brings back the rest.
+        wait_for(lambda: statuses(ids)["processing"] == 0, timeout=60)
+        wait_for(
+            lambda: services.images_requeue_stale(older_than=0)["pending"] + statuses(ids)["processed"] >= 20,
+            timeout=60,
+        )  # fmt: skip
+        wait_for(lambda: statuses(ids) == Counter(processed=20), timeout=120)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(30)
+        log.close()
+    assert Face.objects.filter(image_id__in=ids).count() == 20
+    after = face_server.metric("faces_serve_requests_total", endpoint="/detect", outcome="ok")
+    assert after - before == 20  # each image reached the back-end once
