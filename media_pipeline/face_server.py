@@ -66,9 +66,14 @@ DEFAULT_PORT = 8090
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 JSON_BODY_LIMIT = 64 * 1024  # a {"volume", "path", "margin"} object is a few hundred bytes
 ENDPOINTS = ("/healthz", "/metrics", "/detect")
-IMAGE_TYPES = ("application/octet-stream", "image/")
+DECODE_SLOTS = 2
 LINGER_SECONDS, LINGER_IDLE_SECONDS = 2.0, 0.5  # after refusing a body, see Handler._drain
 DETECT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # bursts from many processors must not be refused at connect
 
 
 class Rejected(Exception):
@@ -158,10 +163,12 @@ class FaceServer:
         self.ready = threading.Event()
         self.stop = threading.Event()
         self._detect_lock = threading.Lock()
+        # A decoded image can take hundreds of MB (MAX_PIXELS RGB, twice with a margin): one being
+        # detected and one decoded next keep the detector busy without holding more in memory.
+        self.decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
         self.images_done = 0  # totals for the `done` event (under _detect_lock)
         self.faces_found = 0
-        self.httpd = ThreadingHTTPServer((options.host, options.port), _handler_for(self))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((options.host, options.port), _handler_for(self))
         self.port = self.httpd.server_address[1]
         self._http_thread = threading.Thread(
             target=self.httpd.serve_forever, name="http", daemon=True
@@ -506,8 +513,9 @@ def _handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
                     f"Content-Type {shown!r}: send application/json "
                     '({"volume", "path", "margin"}) or the image as application/octet-stream or image/*'
                 )
-            rgb = server.decode(data, what)
-            self._send_json(HTTPStatus.OK, server.detect(rgb, margin))
+            with server.decode_slots:
+                answer = server.detect(server.decode(data, what), margin)
+            self._send_json(HTTPStatus.OK, answer)
             return HTTPStatus.OK
 
         def _json_request(self, body: bytes) -> tuple[object, object, float]:

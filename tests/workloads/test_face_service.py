@@ -47,7 +47,18 @@ def photos(local_cluster, settings):
     return local_cluster
 
 
+@pytest.fixture
+def stop_leftovers(local_cluster):
+    """Processes of runs a failed test left behind are stopped (the test ends them itself)."""
+    yield
+    from clusters.runtimes.local import LocalRuntime
+
+    for run in Run.objects.exclude(handle={}):
+        LocalRuntime(local_cluster).cleanup(run.handle)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("stop_leftovers")
 def test_two_replicas_run_as_two_processes_that_answer_and_stop_on_cancel(
     celery_worker, presets, photos, operator_api, operator_client
 ):
