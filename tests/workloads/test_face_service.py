@@ -163,3 +163,23 @@ def test_a_saved_template_keeps_its_volume_names_for_later_runs(presets, photos,
     )  # fmt: skip
     assert response.status_code == 201, response.json()
     assert response.json()["params"] == {"volumes": ["photos"], "replicas": 2}
+
+
+def test_the_run_form_offers_the_preset_and_names_a_bad_volume(presets, photos, operator_client):
+    """The template page has a Run form for the preset; an unknown volume is a field error and
+    no run is created."""
+    from django.urls import reverse
+
+    listing = operator_client.get(reverse("template-list")).content.decode()
+    assert 'action="/templates/face-recognition-service/run/"' in listing
+
+    response = operator_client.post(
+        reverse("template-run", args=["face-recognition-service"]),
+        {"cluster": photos.pk, "replicas": "2", "volumes": "photos\nelsewhere",
+         "image": "ghcr.io/controlpanel/media-pipeline:latest"},
+    )  # fmt: skip
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'data-field="volumes"' in body and "elsewhere" in body
+    assert not Run.objects.exists()
