@@ -110,6 +110,7 @@ class ControlPlane:
         self.tokens = Tokens()
         self.port = 0
         self.processes: dict[str, subprocess.Popen] = {}
+        self._argv: dict[str, list[str]] = {}
         self.started_in = 0.0
         self._etcd_tmp: str | None = None
 
@@ -148,6 +149,7 @@ class ControlPlane:
                 # Only once it is ready: the controller manager gives up (exit 255) when the API
                 # server's RBAC is not bootstrapped within its own 10 s, as on a loaded machine.
                 self._start_controllers()
+            self._restart_controllers_that_gave_up()
         except BaseException:
             self.stop()
             raise
@@ -169,8 +171,10 @@ class ControlPlane:
             shutil.rmtree(self._etcd_tmp, ignore_errors=True)
             self._etcd_tmp = None
 
-    def check_alive(self) -> None:
+    def check_alive(self, names: tuple[str, ...] | None = None) -> None:
         for name, proc in self.processes.items():
+            if names is not None and name not in names:
+                continue
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited ({proc.returncode}); see {self.log_path(name)}")
 
@@ -192,12 +196,31 @@ class ControlPlane:
         )  # fmt: skip
         log.close()
         self.processes[name] = proc
+        self._argv[name] = argv
         return proc
 
-    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
+    def _restart_controllers_that_gave_up(self) -> None:
+        """The controller manager waits only 10 s for a healthy API server, then exits; on a
+        busy machine the API server can take longer. Start again whatever gave up meanwhile,
+        now that the API server answers."""
+        for name in CONTROLLER_PROCESSES:
+            proc = self.processes.get(name)
+            if proc is not None and proc.poll() is not None:
+                with self.log_path(name).open("ab") as log:
+                    log.write(f"--- exited {proc.returncode} before the API server was ready; "
+                              "started again ---\n".encode())  # fmt: skip
+                self._spawn(name, self._argv[name])
+
+    def _wait(
+        self,
+        name: str,
+        ready: Callable[[], bool],
+        timeout: float,
+        watch: tuple[str, ...] | None = None,
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.check_alive()
+            self.check_alive(watch)
             if ready():
                 return
             time.sleep(0.2)
@@ -261,6 +284,7 @@ class ControlPlane:
             "kube-apiserver",
             lambda: _http_ok(f"{self.server}/readyz", context, headers),
             timeout=90,
+            watch=("etcd", "kube-apiserver"),  # the controllers may give up meanwhile: restarted
         )
 
     def _start_controllers(self) -> None:
@@ -291,6 +315,9 @@ class ControlPlane:
             f"--kubeconfig={scheduler_config}",
             "--leader-elect=false", "--port=0", "--secure-port=0",
         ])  # fmt: skip
+
+
+CONTROLLER_PROCESSES = ("kube-controller-manager", "kube-scheduler")
 
 
 def _die_with_parent() -> None:

@@ -19,7 +19,7 @@ def test_package_imports_without_django():
     code = (
         "import sys, media_pipeline.cli, media_pipeline.lanes, media_pipeline.faces, "
         "media_pipeline.sources, media_pipeline.stream_server, media_pipeline.lane_command, "
-        "media_pipeline.face_command, media_pipeline.face_server\n"
+        "media_pipeline.face_command, media_pipeline.face_server, media_pipeline.face_http\n"
         "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"

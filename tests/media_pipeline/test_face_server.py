@@ -444,7 +444,7 @@ def test_unknown_endpoints_and_methods(server):
 
 def test_metrics_count_requests_detections_and_faces(server):
     before = server.metrics()
-    assert server.detect_json({"volume": "photos", "path": "people/two_people.jpg"})[0] == 200
+    assert server.detect_json({"volume": "photos", "path": "people/obama_small.jpg"})[0] == 200
     assert server.detect_json({"volume": "photos", "path": "notes.txt"})[0] == 422
     after = server.metrics()
 
@@ -456,7 +456,8 @@ def test_metrics_count_requests_detections_and_faces(server):
     assert delta("faces_serve_requests_total", endpoint="/detect", outcome="invalid") == 1
     assert delta("faces_serve_detect_seconds_count") == 1
     assert delta("faces_serve_detect_seconds_sum") > 0
-    assert delta("faces_serve_faces_total") == 2
+    assert delta("faces_serve_faces_total") == 1
+    assert delta("faces_serve_images_total") == 1
     assert after[("faces_serve_ready", ())] == 1
     assert after[("faces_serve_requests_total", (("endpoint", "/healthz"), ("outcome", "ok")))] >= 1
 

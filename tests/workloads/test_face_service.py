@@ -47,7 +47,18 @@ def photos(local_cluster, settings):
     return local_cluster
 
 
+@pytest.fixture
+def stop_leftovers(local_cluster):
+    """Processes of runs a failed test left behind are stopped (the test ends them itself)."""
+    yield
+    from clusters.runtimes.local import LocalRuntime
+
+    for run in Run.objects.exclude(handle={}):
+        LocalRuntime(local_cluster).cleanup(run.handle)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("stop_leftovers")
 def test_two_replicas_run_as_two_processes_that_answer_and_stop_on_cancel(
     celery_worker, presets, photos, operator_api, operator_client
 ):
@@ -152,3 +163,23 @@ def test_a_saved_template_keeps_its_volume_names_for_later_runs(presets, photos,
     )  # fmt: skip
     assert response.status_code == 201, response.json()
     assert response.json()["params"] == {"volumes": ["photos"], "replicas": 2}
+
+
+def test_the_run_form_offers_the_preset_and_names_a_bad_volume(presets, photos, operator_client):
+    """The template page has a Run form for the preset; an unknown volume is a field error and
+    no run is created."""
+    from django.urls import reverse
+
+    listing = operator_client.get(reverse("template-list")).content.decode()
+    assert 'action="/templates/face-recognition-service/run/"' in listing
+
+    response = operator_client.post(
+        reverse("template-run", args=["face-recognition-service"]),
+        {"cluster": photos.pk, "replicas": "2", "volumes": "photos\nelsewhere",
+         "image": "ghcr.io/controlpanel/media-pipeline:latest"},
+    )  # fmt: skip
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'data-field="volumes"' in body and "elsewhere" in body
+    assert not Run.objects.exists()
