@@ -112,7 +112,11 @@ def sqlite_database(path: Path) -> dict:
 
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Connections are kept for a minute and checked before reuse, so a restarted PostgreSQL
+    # costs a reconnect, not an error on every connection it had.
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     DATABASES = {"default": sqlite_database(DATA_DIR / "db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -148,7 +152,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Wait for Redis as long as it takes: a worker that gives up after 100 tries stays down (and
+# under honcho takes the whole panel with it).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
+# Celery's consumer, fixed to keep consuming after Redis restarts while tasks run (see there).
+CELERY_WORKER_CONSUMER = "controlpanel.celery:Consumer"
 # Run monitors last as long as their runs (a camera stream: for ever) and mostly wait on I/O:
 # they have a queue of their own, served by a thread-pool worker, so they never take the slots
 # that provisioning and submissions need. A worker started without -Q serves both queues.
