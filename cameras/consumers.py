@@ -28,8 +28,10 @@ from core.services import Actor, audit_record
 from core.websockets import (
     CLOSE_NOT_FOUND,
     RECHECK_S,
+    LayerOutageMixin,
     access_verdict,
     connect_refusal,
+    outlives_database_outage,
 )
 
 HEADER = struct.Struct(">QQ")
@@ -37,7 +39,7 @@ WINDOW = 2
 UNACKED_GRACE_S = 1.0
 
 
-class CameraFrameConsumer(AsyncWebsocketConsumer):
+class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.camera_id = int(self.scope["url_route"]["kwargs"]["camera_id"])
         self.joined = False
@@ -54,7 +56,7 @@ class CameraFrameConsumer(AsyncWebsocketConsumer):
         if name is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        await self.channel_layer.group_add(camera_group(self.camera_id), self.channel_name)
+        await self.join_groups(camera_group(self.camera_id))
         self.joined = True
         await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
         await self.send(
@@ -69,7 +71,7 @@ class CameraFrameConsumer(AsyncWebsocketConsumer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.ticker
         if self.joined:
-            await self.channel_layer.group_discard(camera_group(self.camera_id), self.channel_name)
+            await self.leave_groups()
             await relays.leave(self.camera_id, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -100,6 +102,14 @@ class CameraFrameConsumer(AsyncWebsocketConsumer):
     async def camera_changed(self, message: dict) -> None:
         await self._enforce()
 
+    async def layer_lost(self, message: dict) -> None:
+        # Frames travel through Redis: none arrive until it is back.
+        self.pending = None
+        await self.camera_status({"status": "reconnecting", "detail": message["detail"]})
+
+    async def layer_restored(self, message: dict) -> None:
+        relays.join(self.camera_id, self.channel_name)  # restarts the pull if it gave up
+
     # -- internals ------------------------------------------------------------------------------
     async def _pump(self) -> None:
         if self.pending is None:
@@ -118,6 +128,7 @@ class CameraFrameConsumer(AsyncWebsocketConsumer):
             if await self._enforce():
                 return
 
+    @outlives_database_outage
     async def _enforce(self) -> bool:
         """Close if the viewer may no longer watch (or the camera is gone); True if closed."""
         verdict = await self._recheck()

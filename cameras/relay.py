@@ -26,11 +26,13 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from cameras.sources import StreamTarget, camera_stream_target
+from core.websockets import DATABASE_ERRORS, LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
 
 LEASE_MS = 5000
 STANDBY_S = 2.0
+OUTAGE_RETRY_S = 1.0
 MAX_FRAME_BYTES = 8 * 1024 * 1024  # a part larger than this is not a camera frame
 
 
@@ -93,12 +95,18 @@ class CameraRelay:
         key = f"camera-relay:{self.camera_id}"
         try:
             while self.viewers:
-                if await redis.set(key, self.token, nx=True, px=LEASE_MS) or (
-                    await redis.get(key) == self.token.encode()
-                ):
-                    await self._pull(layer, redis, key)
-                else:
-                    await asyncio.sleep(STANDBY_S)  # another process pulls; its frames reach us
+                try:
+                    if await redis.set(key, self.token, nx=True, px=LEASE_MS) or (
+                        await redis.get(key) == self.token.encode()
+                    ):
+                        await self._pull(layer, redis, key)
+                    else:
+                        await asyncio.sleep(STANDBY_S)  # another process pulls; its frames reach us
+                except (*LAYER_ERRORS, *DATABASE_ERRORS) as exc:
+                    # Redis (the lease, the layer) or the database (where the stream is) is
+                    # away: wait for it, keep the viewers.
+                    logger.info("camera %s: %s; retrying", self.camera_id, exc)
+                    await asyncio.sleep(OUTAGE_RETRY_S)
         finally:
             with contextlib.suppress(Exception):
                 if await redis.get(key) == self.token.encode():

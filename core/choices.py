@@ -19,6 +19,7 @@ class AuditAction(models.TextChoices):
     LOGIN = "login", "Log in"
     LOGOUT = "logout", "Log out"
     LOGIN_FAILED = "login_failed", "Failed log-in"
+    LOCKOUT = "lockout", "Log-ins locked out"
     TEST = "test", "Test connection"
     ROTATE = "rotate", "Rotate keys"
     CANCEL = "cancel", "Cancel"

@@ -1,9 +1,12 @@
-"""Reads about accounts: roles and tokens."""
+"""Reads about accounts: roles, tokens, log-in lock-outs."""
 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from core.choices import ROLE_RANK, Role
@@ -36,3 +39,16 @@ def token_get_active(token: str) -> ApiToken | None:
         .filter(digest=token_digest(token), revoked_at__isnull=True, user__is_active=True)
         .first()
     )
+
+
+def login_locked_until(*, username: str, ip_address: str | None) -> datetime | None:
+    """When log-ins for `username` from `ip_address` may be tried again (the cool-off runs from
+    the latest failure), or None if they are not counted."""
+    cool_off = get_cool_off()
+    latest = (
+        AccessAttempt.objects.filter(username=username, ip_address=ip_address)
+        .order_by("-attempt_time")
+        .values_list("attempt_time", flat=True)
+        .first()
+    )
+    return latest + cool_off if latest is not None and cool_off else None

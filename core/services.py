@@ -50,6 +50,11 @@ def client_address(meta: dict) -> str | None:
     return str(remote)
 
 
+def request_client_address(request) -> str | None:
+    """`client_address` of a request: the address log-in throttling counts failures by."""
+    return client_address(request.META)
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts, and from where: built from a request, or for the system itself."""

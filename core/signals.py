@@ -1,5 +1,8 @@
-"""Log-ins and failed log-ins go to the audit log (Django sends these auth signals)."""
+"""Log-ins, failed log-ins and lock-outs go to the audit log (Django and django-axes send these
+signals)."""
 
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -35,4 +38,18 @@ def _login_failed(sender, credentials, request=None, **kwargs):
         action=AuditAction.LOGIN_FAILED,
         object_type="user",
         object_repr=str(credentials.get("username", ""))[:150],
+    )
+
+
+@receiver(user_locked_out)
+def _locked_out(sender, request, username, ip_address, **kwargs):
+    # Axes signals every refused try during a lock-out; the audit log keeps the one that set it.
+    if getattr(request, "axes_failures_since_start", None) != settings.AXES_FAILURE_LIMIT:
+        return
+    audit_record(
+        actor=Actor(ip_address=ip_address),
+        action=AuditAction.LOCKOUT,
+        object_type="user",
+        object_repr=str(username or "")[:150],
+        changes={"failures": settings.AXES_FAILURE_LIMIT},
     )

@@ -1,9 +1,10 @@
-"""Pages for personal API tokens, user administration and the audit log."""
+"""Pages for personal API tokens, user administration and the audit log; the locked-out log-in."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,8 +16,8 @@ from core.filtersets import AuditEventFilterSet
 from core.forms import TokenForm, UserCreateForm, UserEditForm
 from core.models import ApiToken, AuditEvent
 from core.permissions import RoleRequiredMixin
-from core.selectors import role_of
-from core.services import Actor
+from core.selectors import login_locked_until, role_of
+from core.services import Actor, request_client_address
 
 User = get_user_model()
 
@@ -135,3 +136,18 @@ class AuditListView(RoleRequiredMixin, View):
             "core/audit.html",
             {"page": page, "filterset": filterset, "actions": AuditAction.choices},
         )
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """What a locked-out log-in gets (django-axes calls this): the log-in page again, saying
+    until when, with 429. Even the right password is refused until then."""
+    username = str((credentials or {}).get("username") or request.POST.get("username", ""))
+    address = getattr(request, "axes_ip_address", None) or request_client_address(request)
+    until = login_locked_until(username=username, ip_address=address)
+    form = AuthenticationForm(request, initial={"username": username})
+    return render(
+        request,
+        "registration/login.html",
+        {"form": form, "locked_until": until, "next": request.POST.get("next", "")},
+        status=429,
+    )

@@ -5,10 +5,17 @@ only when the Origin is one of ours: a foreign page cannot ride a user's cookie 
 websocket hijacking). Scripts send no Origin and authenticate with an API token, given either
 as the subprotocol `token.<token>` (next to `controlpanel`, which the server selects), as
 `Authorization: Token <token>`, or as `?token=<token>`. A foreign Origin is refused outright.
+
+Also what both live sockets share: the access checks, and `LayerOutageMixin`, which keeps a socket
+open across a Redis restart.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddlewareStack
@@ -17,11 +24,14 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.db import InterfaceError, OperationalError
 from django.http.request import split_domain_port, validate_host
+from redis.exceptions import RedisError
 
 from core.choices import Role
 from core.selectors import has_role, token_get_active
 
+logger = logging.getLogger(__name__)
 SUBPROTOCOL = "controlpanel"
 TOKEN_PREFIX = "token."
 
@@ -177,3 +187,114 @@ def access_verdict(user, watched) -> int | None:
     if not watched.exists():
         return CLOSE_NOT_FOUND
     return None
+
+
+# -- outages: the database or Redis restarting under a live socket --------------------------
+# What a query raises while the database is away (restarting, unreachable).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+def outlives_database_outage(handler):
+    """For a live socket's handlers and periodic checks: a query that fails because the
+    database is away skips this turn instead of ending the socket (close 1011). The next turn
+    reconnects (Django's health check) and catches up from the database."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args, **kwargs):
+        try:
+            return await handler(*args, **kwargs)
+        except DATABASE_ERRORS as exc:
+            logger.warning("database unreachable (%s); the socket waits for it", exc)
+            return None
+
+    return wrapper
+
+
+# What a channel-layer call raises while Redis is away (refused, reset, timed out).
+LAYER_ERRORS = (RedisError, OSError)
+LAYER_JOIN_TIMEOUT_S = 2.0
+LAYER_RETRY_S = (0.5, 2.0)  # first and longest wait between attempts to reach Redis again
+
+
+class LayerOutageMixin:
+    """A live socket that outlives a Redis restart.
+
+    Channels ends a consumer (close 1011) when its channel-layer receive fails, and a failed
+    `group_add` in `connect` answers the handshake with HTTP 500: a Redis restart closed every
+    camera and log socket, and refused new ones until Redis answered again. Here the socket is
+    accepted either way. While Redis is away the layer is retried with backoff; once it answers,
+    the groups are joined again (a restarted Redis has forgotten them). The consumer hears of
+    both through the handlers `layer_lost` and `layer_restored`, dispatched like channel-layer
+    messages, so it can tell the viewer and catch up from the database.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layer_groups: tuple[str, ...] = ()
+        self.layer_down = False
+        self._layer_news: dict | None = None
+        self._accepted = asyncio.Event()
+        self._layer_receive = None
+
+    # Channels assigns the layer's receive to `channel_receive` when the consumer starts, and
+    # then reads it back to feed the dispatch loop: the loop gets the outage-aware one.
+    @property
+    def channel_receive(self):
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive) -> None:
+        self._layer_receive = receive
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self._accepted.set()
+
+    async def join_groups(self, *groups: str) -> None:
+        """Join the groups now if Redis answers promptly, else as soon as it does."""
+        self.layer_groups = groups
+        try:
+            async with asyncio.timeout(LAYER_JOIN_TIMEOUT_S):
+                for group in groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+        except (*LAYER_ERRORS, TimeoutError) as exc:
+            self._layer_news = self._went_down(exc)
+
+    async def leave_groups(self) -> None:
+        for group in self.layer_groups:
+            with contextlib.suppress(*LAYER_ERRORS):
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.layer_groups = ()
+
+    async def layer_lost(self, message: dict) -> None:
+        """Redis is unreachable: group messages stop until `layer_restored`."""
+
+    async def layer_restored(self, message: dict) -> None:
+        """Redis answers again and the groups are joined: anything sent meanwhile was lost."""
+
+    def _went_down(self, exc: BaseException) -> dict:
+        self.layer_down = True
+        logger.warning("channel layer unreachable (%s); retrying", exc or type(exc).__name__)
+        return {"type": "layer.lost", "detail": "The message broker (Redis) is unreachable."}
+
+    async def _receive_from_layer(self) -> dict:
+        # Nothing to send on before the socket is accepted (and nobody knows the channel yet).
+        await self._accepted.wait()
+        if self._layer_news is not None:
+            news, self._layer_news = self._layer_news, None
+            return news
+        wait = LAYER_RETRY_S[0]
+        while True:
+            try:
+                if not self.layer_down:
+                    return await self._layer_receive()
+                for group in self.layer_groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                self.layer_down = False
+                logger.info("channel layer reachable again; groups joined")
+                return {"type": "layer.restored"}
+            except LAYER_ERRORS as exc:
+                if not self.layer_down:
+                    return self._went_down(exc)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, LAYER_RETRY_S[1])

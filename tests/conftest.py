@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.accounts",
     "tests.fixtures.browser",
     "tests.fixtures.live",
+    "tests.fixtures.stack",
     "tests.kube.plugin",
 ]
 

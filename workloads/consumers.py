@@ -27,12 +27,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from core.websockets import (
     CLOSE_NOT_FOUND,
     RECHECK_S,
+    LayerOutageMixin,
     access_verdict,
     connect_refusal,
+    outlives_database_outage,
     query_param,
 )
 from workloads.models import Run, RunLogLine
-from workloads.realtime import run_group
+from workloads.realtime import run_group, state_payload
 
 TAIL_DEFAULT = 500
 TAIL_MAX = 10_000
@@ -51,7 +53,7 @@ def line_message(line: RunLogLine) -> dict[str, Any]:
     }
 
 
-class RunLogConsumer(AsyncJsonWebsocketConsumer):
+class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
     """Backlog, then live lines, each cursor exactly once and in order."""
 
     async def connect(self) -> None:
@@ -69,7 +71,7 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
         if not await self._run_exists():
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        await self.channel_layer.group_add(run_group(self.run_id), self.channel_name)
+        await self.join_groups(run_group(self.run_id))
         self.joined = True
         await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
         after = query_param(self.scope, "after")
@@ -90,8 +92,9 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.ticker
         if self.joined:
-            await self.channel_layer.group_discard(run_group(self.run_id), self.channel_name)
+            await self.leave_groups()
 
+    @outlives_database_outage
     async def receive_json(self, content: Any, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ack":
             cursor = content.get("cursor")
@@ -101,11 +104,13 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
                     await self._fill()
 
     # -- channel layer messages (named after the payload type) ---------------------------------
+    @outlives_database_outage
     async def run_logs(self, message: dict) -> None:
         """A stored batch's lines, in cursor order (one message per batch, see realtime)."""
         async with self.lock:
             await self._take(message["lines"])
 
+    @outlives_database_outage
     async def run_log(self, message: dict) -> None:
         """One line: what publishers before `run.logs` sent; kept for a mixed-version rollout."""
         async with self.lock:
@@ -130,6 +135,14 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
     async def run_event(self, message: dict) -> None:
         pass  # events are log lines too; the log view shows them as lines
 
+    @outlives_database_outage
+    async def layer_restored(self, message: dict) -> None:
+        """Lines kept coming from the database while Redis was away (see `_tick`); a state
+        change announced meanwhile was lost, so say where the run is now."""
+        state = await self._state()
+        if state is not None:
+            await self.send_json(state)
+
     # -- internals ------------------------------------------------------------------------------
     async def _fill(self, upto: int | None = None) -> None:
         """Send stored lines after `last_sent` (to `upto`) while the window has room."""
@@ -145,29 +158,41 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
 
     async def _tick(self) -> None:
         """Fill what no message announced, say we are alive, and re-check the permission."""
-        next_heartbeat = next_recheck = time.monotonic()
+        self.next_heartbeat = self.next_recheck = time.monotonic()
         while True:
             await asyncio.sleep(TICK_S)
-            now = time.monotonic()
-            if now >= next_recheck:
-                next_recheck = now + RECHECK_S
-                verdict = await self._recheck()
-                if verdict is not None:
-                    if verdict == CLOSE_NOT_FOUND:
-                        await self.send_json({"type": "gone", "run": self.run_id})
-                    await self.close(code=verdict)
-                    return
-            async with self.lock:
-                newest = await self._newest_cursor()
-                if newest is not None and newest > self.last_sent:
-                    await self._fill(upto=newest)
-                if now >= next_heartbeat:
-                    next_heartbeat = now + HEARTBEAT_S
-                    await self.send_json({"type": "heartbeat", "cursor": newest})
+            if await self._tick_once():
+                return
+
+    @outlives_database_outage
+    async def _tick_once(self) -> bool:
+        """One turn of `_tick`; True once the socket is closed."""
+        now = time.monotonic()
+        if now >= self.next_recheck:
+            self.next_recheck = now + RECHECK_S
+            verdict = await self._recheck()
+            if verdict is not None:
+                if verdict == CLOSE_NOT_FOUND:
+                    await self.send_json({"type": "gone", "run": self.run_id})
+                await self.close(code=verdict)
+                return True
+        async with self.lock:
+            newest = await self._newest_cursor()
+            if newest is not None and newest > self.last_sent:
+                await self._fill(upto=newest)
+            if now >= self.next_heartbeat:
+                self.next_heartbeat = now + HEARTBEAT_S
+                await self.send_json({"type": "heartbeat", "cursor": newest})
+        return False
 
     @database_sync_to_async
     def _recheck(self) -> int | None:
         return access_verdict(self.scope.get("user"), Run.objects.filter(pk=self.run_id))
+
+    @database_sync_to_async
+    def _state(self) -> dict[str, Any] | None:
+        run = Run.objects.filter(pk=self.run_id).first()
+        return state_payload(run) if run is not None else None
 
     @database_sync_to_async
     def _run_exists(self) -> bool:

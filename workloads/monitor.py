@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,6 +34,9 @@ QUEUE_LINES = 20 * BATCH_LINES  # read ahead of the store; past it the reader wa
 DRAIN_BUDGET_S = 1.0
 COALESCE_S = 0.02  # after a wake-up, gather lines this long into one batch
 TERMINAL_PHASES = ("Succeeded", "Failed", "Unknown")
+# What a query raises while the database is away (restarting, unreachable).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to reconnect
 
 
 def stale_after() -> timedelta:
@@ -151,16 +155,39 @@ def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> 
 
     Pod states are polled every `poll` seconds; log lines are stored as they arrive (the
     followers wake the monitor, which waits COALESCE_S to gather a batch), not once per poll.
+
+    A database outage (a PostgreSQL restart) does not end the monitor: it stops its readers
+    (the lines they had read but not stored are read again), waits for the database, and
+    resumes from the stored positions as a new monitor would, keeping its lease.
     """
     token = token or secrets.token_hex(8)
-    if not _claim(run_id, token):
-        return "not claimed"
-    followers: dict[str, Follower] = {}
-    try:
-        return _follow_run(run_id, token, poll, followers)
-    finally:
-        for follower in followers.values():
-            follower.stop()
+    resumed = False
+    while True:
+        followers: dict[str, Follower] = {}
+        try:
+            if not _claim(run_id, token):
+                return "lease lost" if resumed else "not claimed"
+            return _follow_run(run_id, token, poll, followers)
+        except DATABASE_ERRORS as exc:
+            logger.warning("run %s: database unreachable (%s); resuming when it answers",
+                           run_id, str(exc).strip()[:200])  # fmt: skip
+        finally:
+            for follower in followers.values():
+                follower.stop()
+        _wait_for_database()
+        resumed = True
+
+
+def _wait_for_database() -> None:
+    wait = DATABASE_RETRY_S[0]
+    while True:
+        connection.close()  # the broken connection; the next query opens a new one
+        try:
+            connection.ensure_connection()
+            return
+        except DATABASE_ERRORS:
+            time.sleep(wait)
+            wait = min(wait * 2, DATABASE_RETRY_S[1])
 
 
 def _follow_run(run_id: int, token: str, poll: float, followers: dict[str, Follower]) -> str:

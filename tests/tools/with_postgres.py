@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -45,87 +46,88 @@ def _as_postgres_user() -> dict:
     return {"user": entry.pw_uid, "group": entry.pw_gid}
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL server: a fresh data directory, a free port on 127.0.0.1, trust
+    authentication for the user `controlpanel`. Tests may stop and start it again."""
+
+    def __init__(self) -> None:
+        self.bindir = _bin_dir()
+        self.tmp = tempfile.mkdtemp(prefix="controlpanel-pg-")
+        self.data, self.sockets = os.path.join(self.tmp, "data"), os.path.join(self.tmp, "run")
+        os.makedirs(self.sockets)
+        self.who = _as_postgres_user()
+        if self.who:
+            for path in (self.tmp, self.sockets):
+                os.chown(path, self.who["user"], self.who["group"])
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+        subprocess.run(
+            [f"{self.bindir}/initdb", "-D", self.data, "-U", "controlpanel", "--auth=trust",
+             "-E", "UTF8", "--no-sync"],
+            check=True, stdout=subprocess.DEVNULL, **self.who,
+        )  # fmt: skip
+
+    def url(self, database: str = "controlpanel") -> str:
+        return f"postgres://controlpanel@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [f"{self.bindir}/postgres", "-D", self.data, "-p", str(self.port), "-k", self.sockets,
+             "-h", "127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.tmp, "postgres.log"), "a"),
+            **self.who,
+        )  # fmt: skip
+        for _ in range(100):
+            ready = subprocess.run(
+                [f"{self.bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)],
+                capture_output=True,
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
+        sys.exit(f"PostgreSQL did not start; see {self.tmp}/postgres.log")
+
+    def stop(self, mode: str = "smart") -> None:
+        """Shut down as `pg_ctl stop -m <mode>` does: smart waits for clients, fast
+        disconnects them, immediate stops at once (recovery at the next start)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(
+            {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
+        )
+        self.process.wait(timeout=30)
+
+    def run(self, program: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        """A client program (createdb, psql...) against this server."""
+        return subprocess.run(
+            [f"{self.bindir}/{program}", "-h", "127.0.0.1", "-p", str(self.port),
+             "-U", "controlpanel", *args],
+            check=True, **kwargs,
+        )  # fmt: skip
+
+    def remove(self) -> None:
+        self.stop("fast")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     if "--" in argv:
         argv = argv[argv.index("--") + 1 :]
-    bindir = _bin_dir()
-    tmp = tempfile.mkdtemp(prefix="controlpanel-pg-")
-    data, sockets = os.path.join(tmp, "data"), os.path.join(tmp, "run")
-    os.makedirs(sockets)
-    who = _as_postgres_user()
-    if who:
-        for path in (tmp, sockets):
-            os.chown(path, who["user"], who["group"])
-    port = _free_port()
-    subprocess.run(
-        [
-            f"{bindir}/initdb",
-            "-D",
-            data,
-            "-U",
-            "controlpanel",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        **who,
-    )
-    server = subprocess.Popen(
-        [
-            f"{bindir}/postgres",
-            "-D",
-            data,
-            "-p",
-            str(port),
-            "-k",
-            sockets,
-            "-h",
-            "127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=200",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(tmp, "postgres.log"), "w"),
-        **who,
-    )
+    server = PostgresServer()
+    server.start()
     try:
-        for _ in range(100):
-            if (
-                subprocess.run(
-                    [f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)],
-                    capture_output=True,
-                ).returncode
-                == 0
-            ):
-                break
-            time.sleep(0.1)
-        else:
-            sys.exit(f"PostgreSQL did not start; see {tmp}/postgres.log")
         # The database DATABASE_URL names (pytest makes test_controlpanel beside it; a
         # benchmark or `manage.py` migrates this one).
-        subprocess.run(
-            [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "controlpanel",
-             "controlpanel"],
-            check=True,
-        )  # fmt: skip
-        env = dict(
-            os.environ, DATABASE_URL=f"postgres://controlpanel@127.0.0.1:{port}/controlpanel"
-        )
-        print(f"PostgreSQL {os.path.basename(os.path.dirname(bindir))} on port {port} (throwaway)")
+        server.run("createdb", "controlpanel")
+        env = dict(os.environ, DATABASE_URL=server.url())
+        version = os.path.basename(os.path.dirname(server.bindir))
+        print(f"PostgreSQL {version} on port {server.port} (throwaway)")
         return subprocess.call(argv, env=env)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
+        server.stop("smart")
+        shutil.rmtree(server.tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

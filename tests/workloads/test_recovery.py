@@ -148,19 +148,17 @@ def test_runs_created_while_the_broker_was_down_start_when_a_worker_is_ready(
     celery_worker, presets, local_cluster
 ):
     """`make run` seeds its demo runs before Redis is up: the enqueue fails and the runs stay
-    pending. A worker coming up submits them; it does not wait for beat."""
-    from celery.signals import worker_ready
+    pending. A worker connecting to the broker submits them; it does not wait for beat."""
+    from controlpanel.celery import SubmitPendingRuns, app, submit_pending_runs
 
-    from controlpanel.celery import _submit_pending_runs
-
-    assert _submit_pending_runs in [receiver() for _key, receiver in worker_ready.receivers]
+    assert SubmitPendingRuns in app.steps["consumer"]
 
     template = WorkloadTemplate.objects.get(slug="face-identification")
     cleaned = services.run_prepare(template=template, cluster=local_cluster, params={})
     run = Run.objects.create(template=template, cluster=local_cluster, params=cleaned)
     assert run.state == RunState.PENDING
 
-    _submit_pending_runs()  # what the worker_ready signal calls
+    submit_pending_runs()  # what the step does each time a worker connects
 
     run = wait_for(lambda: finished(run.pk), timeout=120, interval=0.2)
     assert run.state == RunState.SUCCEEDED, run.error
