@@ -108,9 +108,9 @@ def face_server(face_volumes, tmp_path_factory) -> Iterator[FaceServer]:
     stop(server)
 
 
-def make_service_run(cluster, endpoints: dict[str, str]):
-    """The running `face-recognition-service` run whose endpoints are these addresses: what
-    the local runtime records when it starts the back-end's processes."""
+def make_service_run(cluster, urls: list[str]):
+    """The running `face-recognition-service` run served at these addresses, recorded as the
+    local runtime records its replicas (`run-<id>-serve`, or `run-<id>-serve-<n>` for several)."""
     from faces.choices import SERVICE_TEMPLATE
     from workloads.bootstrap import bootstrap_demo
     from workloads.choices import RunState
@@ -119,11 +119,17 @@ def make_service_run(cluster, endpoints: dict[str, str]):
     bootstrap_demo()
     template = WorkloadTemplate.objects.get(slug=SERVICE_TEMPLATE)
     now = timezone.now()
-    return Run.objects.create(
-        template=template, cluster=cluster, state=RunState.RUNNING, params={"replicas": len(endpoints)},
-        submitted_at=now, started_at=now,
-        handle={"runtime": "local", "endpoints": endpoints, "pods": [], "workdir": ""},
+    run = Run.objects.create(
+        template=template, cluster=cluster, state=RunState.RUNNING,
+        params={"replicas": len(urls)}, submitted_at=now, started_at=now,
     )  # fmt: skip
+    names = [f"run-{run.pk}-serve"] if len(urls) == 1 else [
+        f"run-{run.pk}-serve-{n}" for n in range(len(urls))
+    ]  # fmt: skip
+    run.handle = {"runtime": "local", "endpoints": dict(zip(names, urls, strict=True)),
+                  "pods": [], "workdir": ""}  # fmt: skip
+    run.save(update_fields=["handle"])
+    return run
 
 
 @pytest.fixture
@@ -147,7 +153,7 @@ def face_service(faces_cluster, face_server, settings, redis_url):
     redis.Redis.from_url(redis_url).delete(
         *redis.Redis.from_url(redis_url).keys("faces:breaker:*") or ["none"]
     )
-    return make_service_run(faces_cluster, {"serve-0": face_server.url})
+    return make_service_run(faces_cluster, [face_server.url])
 
 
 def wait_processed(

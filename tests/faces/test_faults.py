@@ -110,7 +110,7 @@ def switched_service(faces_cluster, switch, settings, redis_url):
         client.delete(key)
     settings.FACES_BREAKER_WAIT = 0.5
     settings.FACES_BREAKER_MAX_WAIT = 4
-    return make_service_run(faces_cluster, {"serve-0": switch.url})
+    return make_service_run(faces_cluster, [switch.url])
 
 
 def statuses(ids) -> Counter:
@@ -304,7 +304,7 @@ def test_a_redis_restart_mid_queue_loses_no_image(
     """Twenty images queued, the worker taking them; Redis is SIGKILLed and started again
     empty. The worker reconnects by itself, beat gives back what the queue lost, and every
     image is processed once."""
-    make_service_run(faces_cluster, {"serve-0": face_server.url})
+    make_service_run(faces_cluster, [face_server.url])
     before = face_server.metric("faces_serve_requests_total", endpoint="/detect", outcome="ok")
     log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115
     worker = start_worker(settings, faces_queue, log)

@@ -74,7 +74,7 @@ def make_gallery(cluster) -> Gallery:
         error="cannot decode the image",
     )  # fmt: skip
     pending = FaceImage.objects.create(source="volume", volume="photos", path="later.jpg")
-    run = make_service_run(cluster, {"serve-0": "http://127.0.0.1:9"})
+    run = make_service_run(cluster, ["http://127.0.0.1:9"])
     return Gallery(ada, grace, known, seen, failed, pending, run)
 
 
