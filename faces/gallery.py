@@ -25,16 +25,21 @@ def store() -> GalleryStore:
     return _store(str(Path(settings.DATA_DIR) / "faces" / "gallery"))
 
 
-def gallery_publish() -> str:
-    """Write the current gallery as a new snapshot; returns its version."""
-    rows = KnownFace.objects.order_by("pk").values_list("pk", "encoding")
+def _known_faces() -> tuple[np.ndarray, np.ndarray]:
     ids, encodings = [], []
+    rows = KnownFace.objects.order_by("pk").values_list("pk", "encoding")
     for pk, data in rows.iterator(chunk_size=5000):
         ids.append(pk)
         encodings.append(encoding_array(data))
     matrix = np.vstack(encodings) if encodings else np.empty((0, 128))
-    version = store().publish(np.asarray(ids, dtype=np.int64), matrix)
-    logger.info("face gallery: published %s known faces as %s", len(ids), version)
+    return np.asarray(ids, dtype=np.int64), matrix
+
+
+def gallery_publish() -> str:
+    """Write the current gallery as a new snapshot; returns its version. The database is read
+    under the store's lock, so of two publishers the last to publish also read last."""
+    version = store().publish_from(_known_faces)
+    logger.info("face gallery: published %s known faces as %s", len(store().current()), version)
     return version
 
 
