@@ -37,19 +37,26 @@ from bench.live.stack import (
 
 
 def viewer(url: str, token: str, seconds: float, out: list) -> None:
-    """Watch for `seconds` from the first frame (or from connecting, if none comes), acknowledging
-    each frame like the page: appends (fps, latencies, seqs, longest gap between frames in s)."""
-    ws = websocket.create_connection(url, subprotocols=["controlpanel", f"token.{token}"])
-    ws.settimeout(1)
-    latencies, seqs, started, last, gap = [], [], None, None, 0.0
-    connected = time.monotonic()
-    while time.monotonic() - (started or connected) < seconds:
+    """Watch for `seconds` from the first frame (or from the first try, if none comes),
+    acknowledging each frame like the page, and like the page connecting again when refused
+    or dropped. Appends (fps, latencies, seqs, longest gap between frames in s, refusals and
+    drops)."""
+    latencies, seqs, started, last, gap, troubles = [], [], None, None, 0.0, 0
+    first_try, ws = time.monotonic(), None
+    while time.monotonic() - (started or first_try) < seconds:
         try:
+            if ws is None:
+                ws = websocket.create_connection(
+                    url, subprotocols=["controlpanel", f"token.{token}"]
+                )
+                ws.settimeout(1)
             opcode, data = ws.recv_data()
         except websocket.WebSocketTimeoutException:
             continue  # no frame this second: the gap shows in `gap` and the fps
-        except websocket.WebSocketConnectionClosedException:
-            break
+        except (websocket.WebSocketException, OSError):
+            troubles, ws = troubles + 1, None  # refused (HTTP 403 or 500) or dropped
+            time.sleep(1)
+            continue
         if opcode != websocket.ABNF.OPCODE_BINARY:
             continue
         now = time.time() * 1000
@@ -63,8 +70,10 @@ def viewer(url: str, token: str, seconds: float, out: list) -> None:
             continue  # the first frame includes connection set-up
         latencies.append(now - captured)
         seqs.append(seq)
-    ws.close()
-    out.append((len(seqs) / (time.monotonic() - (started or connected)), latencies, seqs, gap))
+    if ws is not None:
+        ws.close()
+    elapsed = time.monotonic() - (started or first_try)
+    out.append((len(seqs) / elapsed, latencies, seqs, gap, troubles))
 
 
 def watch(url: str, token: str, count: int, seconds: float) -> list:
@@ -107,7 +116,8 @@ def frames_summary(results: list) -> str:
         return f"no frame reached any of the {len(results)} viewers"
     return (f"min fps per viewer {fps:.1f}, latency p50 {lat[len(lat) // 2]:.0f} ms, "
             f"p95 {p95(lat):.0f} ms, frames skipped {drops} of {sum(len(r[2]) for r in results) + drops}, "
-            f"longest gap {max(r[3] for r in results):.1f} s")  # fmt: skip
+            f"longest gap {max(r[3] for r in results):.1f} s"
+            + (f", sockets refused or dropped {sum(r[4] for r in results)} times" if any(r[4] for r in results) else ""))  # fmt: skip
 
 
 def rss_mb(pid: int) -> float:

@@ -273,6 +273,8 @@ def order(cursors: list[int], expected: int) -> str:
     if cursors == list(range(1, expected + 1)):
         return "every cursor once, in order"
     if cursors == list(range(1, len(cursors) + 1)):
+        if len(cursors) >= expected:  # more were stored after we counted
+            return f"every cursor once, in order (1..{len(cursors)})"
         return f"in order, no gap or duplicate, but only 1..{len(cursors)} of {expected} arrived"
     seen = next(i for i, cursor in enumerate(cursors, 1) if cursor != i)
     return f"GAP OR DUPLICATE: cursor {cursors[seen - 1]} came where {seen} was due"

@@ -32,6 +32,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -150,7 +151,8 @@ def locust_results(tmp: str, label: str) -> tuple[list[dict], Counter]:
     return rows, statuses
 
 
-def report_calls(rows: list[dict], statuses: Counter, seconds: float) -> None:
+def report_calls(rows: list[dict], statuses: Counter, seconds: float) -> int:
+    """Print the calls' table and the statuses; returns how many answers came."""
     print(f"{'call':<44} {'requests':>8} {'fails':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
     for row in sorted(rows, key=lambda r: (r["Name"] == "Aggregated", r["Name"])):
         print(f"{row['Name']:<44} {row['Request Count']:>8} {row['Failure Count']:>5} {row['50%']:>7} "
@@ -166,6 +168,7 @@ def report_calls(rows: list[dict], statuses: Counter, seconds: float) -> None:
     for key, n in sorted(statuses.items()):
         if not key.rsplit(" ", 1)[-1].startswith("2"):
             print(f"  {key}: {n}")
+    return total
 
 
 def cpu_seconds(named: dict[str, int]) -> dict[str, float]:
@@ -193,16 +196,23 @@ def postgres_pid() -> int | None:
     return None
 
 
-def phase_lists(args, tmp: str, base: str, config: dict) -> None:
+def phase_lists(args, tmp: str, base: str, procs: list, config: dict) -> None:
     print(
         f"\n--- lists: {args.list_users} clients read every list in turn for {args.list_seconds:g} s"
     )
     config = {**config, "lists": api_lists(base, config["tokens"]["admin"][0])}
+    named = {"daphne": procs[1].pid, **({"postgres": postgres_pid()} if postgres_pid() else {})}
+    before = cpu_seconds(named)
     locust = run_locust(
         tmp, base, config, args.list_users, args.list_seconds, ["ListReader"], args.wait, "lists"
     )
+    time.sleep(args.list_seconds - 0.5)
+    after = cpu_seconds(named)
     locust.wait()
-    report_calls(*locust_results(tmp, "lists"), args.list_seconds)
+    answers = report_calls(*locust_results(tmp, "lists"), args.list_seconds)
+    # CPU per answer depends far less on what else the machine runs than the latencies do.
+    print("CPU per answer: " + ", ".join(
+        f"{name} {(after[name] - before[name]) * 1000 / max(answers, 1):.1f} ms" for name in after))  # fmt: skip
 
 
 def phase_mixed(args, tmp: str, env: dict, base: str, procs: list, config: dict) -> None:
@@ -295,14 +305,14 @@ def main() -> int:
               f"tokens; runs {config['run_ids'][0]}..{config['run_ids'][1]}; machine: {os.cpu_count()} cores, "
               f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
         if args.phase in ("lists", "both"):
-            phase_lists(args, tmp, base, config)
+            phase_lists(args, tmp, base, procs, config)
         if args.phase in ("mixed", "both"):
             phase_mixed(args, tmp, env, base, procs, config)
         print(f"load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         stop(procs)
-        errors = Counter(block.strip().splitlines()[-1] for block in server_errors(tmp).split("Traceback")
-                         if block.strip())  # fmt: skip
+        errors = Counter(next((line for line in reversed(block.splitlines()) if re.match(r"[\w.]+(Error|Exception)\b", line)), "?")
+                         for block in server_errors(tmp).split("Traceback")[1:])  # fmt: skip
         for error, count in errors.most_common():
             print(f"Daphne logged {count}x: {error}")
         shutil.rmtree(tmp, ignore_errors=True)
