@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import shutil
 import struct
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import websocket
@@ -35,25 +37,43 @@ from bench.live.stack import (
 
 
 def viewer(url: str, token: str, seconds: float, out: list) -> None:
-    ws = websocket.create_connection(url, subprotocols=["controlpanel", f"token.{token}"])
-    ws.settimeout(10)
-    latencies, seqs, started = [], [], None
-    while True:
-        opcode, data = ws.recv_data()
+    """Watch for `seconds` from the first frame (or from the first try, if none comes),
+    acknowledging each frame like the page, and like the page connecting again when refused
+    or dropped. Appends (fps, latencies, seqs, longest gap between frames in s, refusals and
+    drops)."""
+    latencies, seqs, started, last, gap, troubles = [], [], None, None, 0.0, 0
+    first_try, ws = time.monotonic(), None
+    while time.monotonic() - (started or first_try) < seconds:
+        try:
+            if ws is None:
+                ws = websocket.create_connection(
+                    url, subprotocols=["controlpanel", f"token.{token}"]
+                )
+                ws.settimeout(1)
+            opcode, data = ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            continue  # no frame this second: the gap shows in `gap` and the fps
+        except (websocket.WebSocketException, OSError):
+            troubles, ws = troubles + 1, None  # refused (HTTP 403 or 500) or dropped
+            time.sleep(1)
+            continue
         if opcode != websocket.ABNF.OPCODE_BINARY:
             continue
         now = time.time() * 1000
         seq, captured = struct.unpack(">QQ", data[:16])
         ws.send(json.dumps({"type": "ack", "seq": seq}))
+        if last is not None:
+            gap = max(gap, time.monotonic() - last)
+        last = time.monotonic()
         if started is None:
             started = time.monotonic()
             continue  # the first frame includes connection set-up
         latencies.append(now - captured)
         seqs.append(seq)
-        if time.monotonic() - started >= seconds:
-            break
-    ws.close()
-    out.append((len(seqs) / (time.monotonic() - started), latencies, seqs))
+    if ws is not None:
+        ws.close()
+    elapsed = time.monotonic() - (started or first_try)
+    out.append((len(seqs) / elapsed, latencies, seqs, gap, troubles))
 
 
 def watch(url: str, token: str, count: int, seconds: float) -> list:
@@ -68,12 +88,36 @@ def watch(url: str, token: str, count: int, seconds: float) -> list:
     return results
 
 
+def watch_elsewhere(url: str, token: str, count: int, seconds: float) -> Callable[[], list]:
+    """`watch` in a process of its own, so that viewers and other clients of a benchmark do not
+    share one interpreter lock; call the returned function for the results."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_watch_into, args=(queue, url, token, count, seconds))
+    process.start()
+
+    def results() -> list:
+        out = queue.get(timeout=seconds + 120)
+        process.join()
+        return out
+
+    return results
+
+
+def _watch_into(queue, *args) -> None:
+    queue.put(watch(*args))
+
+
 def frames_summary(results: list) -> str:
     fps = min(r[0] for r in results)
-    lat = [x for r in results for x in r[1]]
-    drops = sum(r[2][-1] - r[2][0] + 1 - len(r[2]) for r in results)
-    return (f"min fps per viewer {fps:.1f}, latency p50 {sorted(lat)[len(lat) // 2]:.0f} ms, "
-            f"p95 {p95(lat):.0f} ms, frames skipped {drops} of {sum(len(r[2]) for r in results) + drops}")  # fmt: skip
+    lat = sorted(x for r in results for x in r[1])
+    drops = sum(r[2][-1] - r[2][0] + 1 - len(r[2]) for r in results if r[2])
+    if not lat:
+        return f"no frame reached any of the {len(results)} viewers"
+    return (f"min fps per viewer {fps:.1f}, latency p50 {lat[len(lat) // 2]:.0f} ms, "
+            f"p95 {p95(lat):.0f} ms, frames skipped {drops} of {sum(len(r[2]) for r in results) + drops}, "
+            f"longest gap {max(r[3] for r in results):.1f} s"
+            + (f", sockets refused or dropped {sum(r[4] for r in results)} times" if any(r[4] for r in results) else ""))  # fmt: skip
 
 
 def rss_mb(pid: int) -> float:

@@ -38,6 +38,7 @@ from bench.live.stack import (
     TOKEN_CODE,
     django_setup,
     p95,
+    server_errors,
     stack,
     start_worker,
     stop,
@@ -132,11 +133,13 @@ print(run.pk)
 
 
 class Reader:
-    """A websocket viewer of the run's log: what arrived, when, acknowledged every 200 lines."""
+    """A websocket viewer of the run's log: what arrived, when, acknowledged every 200 lines.
+    Like the page, it reconnects from its last cursor if the socket drops (`reconnects`)."""
 
     def __init__(self, url: str, token: str) -> None:
-        self.ws = websocket.create_connection(url, subprotocols=["controlpanel", f"token.{token}"])
-        self.ws.settimeout(60)
+        self.url, self.token = url, token  # the socket's URL without a query
+        self.ws = self.connect(0)
+        self.reconnects, self.drops = 0, []
         self.cursors: list[int] = []
         self.printed: list[float] = []  # ms: received - printed (from the line's text)
         self.stored: list[float] = []  # ms: received - stored (the line's `time`)
@@ -146,29 +149,48 @@ class Reader:
         self.thread = threading.Thread(target=self.read, daemon=True)
         self.thread.start()
 
+    def connect(self, after: int) -> websocket.WebSocket:
+        ws = websocket.create_connection(
+            f"{self.url}?after={after}", subprotocols=["controlpanel", f"token.{self.token}"]
+        )
+        ws.settimeout(60)
+        return ws
+
     def read(self) -> None:
-        try:
-            while not self.done.is_set():
-                data = self.ws.recv()
-                if not data:  # closed
+        while not self.done.is_set():
+            try:
+                self.receive()
+                return
+            except (websocket.WebSocketConnectionClosedException, ConnectionError) as exc:
+                if self.done.is_set():
                     return
-                message = json.loads(data)
-                if "type" in message:
-                    continue
-                now = time.time()
-                self.first_at = self.first_at or now
-                self.last_at = now
-                self.cursors.append(message["cursor"])
-                words = message["text"].split()
-                if len(words) > 3 and words[2] == "printed":
-                    self.printed.append((now - float(words[3])) * 1000)
-                    self.printed_at.append(float(words[3]))
-                stamp = datetime.fromisoformat(message["time"]).timestamp()
-                self.stored.append((now - stamp) * 1000)
-                if len(self.cursors) % 200 == 0:
-                    self.ws.send(json.dumps({"type": "ack", "cursor": message["cursor"]}))
-        except (websocket.WebSocketTimeoutException, websocket.WebSocketConnectionClosedException):
-            pass
+                self.reconnects += 1
+                self.drops.append(str(exc) or type(exc).__name__)
+                self.ws = self.connect(self.cursors[-1] if self.cursors else 0)
+            except websocket.WebSocketTimeoutException:
+                return
+
+    def receive(self) -> None:
+        while not self.done.is_set():
+            opcode, data = self.ws.recv_data()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                raise websocket.WebSocketConnectionClosedException(f"closed by the server ({code})")
+            message = json.loads(data)
+            if "type" in message:
+                continue
+            now = time.time()
+            self.first_at = self.first_at or now
+            self.last_at = now
+            self.cursors.append(message["cursor"])
+            words = message["text"].split()
+            if len(words) > 3 and words[2] == "printed":
+                self.printed.append((now - float(words[3])) * 1000)
+                self.printed_at.append(float(words[3]))
+            stamp = datetime.fromisoformat(message["time"]).timestamp()
+            self.stored.append((now - stamp) * 1000)
+            if len(self.cursors) % 200 == 0:
+                self.ws.send(json.dumps({"type": "ack", "cursor": message["cursor"]}))
 
     def wait_for(self, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -246,15 +268,28 @@ def cpu_seconds(procs: list) -> dict[str, float]:
     return spent
 
 
+def order(cursors: list[int], expected: int) -> str:
+    """Whether the client saw cursors 1..expected exactly once and in order, or what it missed."""
+    if cursors == list(range(1, expected + 1)):
+        return "every cursor once, in order"
+    if cursors == list(range(1, len(cursors) + 1)):
+        if len(cursors) >= expected:  # more were stored after we counted
+            return f"every cursor once, in order (1..{len(cursors)})"
+        return f"in order, no gap or duplicate, but only 1..{len(cursors)} of {expected} arrived"
+    seen = next(i for i, cursor in enumerate(cursors, 1) if cursor != i)
+    return f"GAP OR DUPLICATE: cursor {cursors[seen - 1]} came where {seen} was due"
+
+
 def summary(reader: Reader, expected: int) -> str:
-    in_order = reader.cursors == list(range(1, expected + 1))
     printed = sorted(reader.printed)
     # Lines printed in the first 2 s also wait for the monitor to attach to the new pod.
     settled = sorted(lat for lat, at in zip(reader.printed, reader.printed_at, strict=True)
                      if at - reader.printed_at[0] >= 2)  # fmt: skip
     return (
         f"received {reader.rate():.0f} lines/s, "
-        f"{'every cursor once, in order' if in_order else 'GAP OR DUPLICATE'}; "
+        f"{order(reader.cursors, expected)}"
+        + (f" (reconnected {reader.reconnects} times: {', '.join(sorted(set(reader.drops)))})"
+           if getattr(reader, "reconnects", 0) else "") + "; "
         f"printed→client p50 {printed[len(printed) // 2]:.0f} ms p95 {p95(printed):.0f} ms "
         f"max {printed[-1]:.0f} ms (after the first 2 s: p95 {p95(settled) if settled else 0:.0f} ms)"
         + (f"; stored→client p50 {sorted(reader.stored)[len(reader.stored) // 2]:.0f} ms "
@@ -294,9 +329,7 @@ def bench_run(args, env: dict, base: str, token: str, procs: list, page=None) ->
     start_worker(env, procs, "--concurrency", "1")  # the worker is up before the pod
     chatty = ChattyRun(env, args.rate, args.seconds, args.pad)
     if page is None:
-        reader = Reader(
-            base.replace("http", "ws") + f"/ws/runs/{chatty.run_id}/logs/?after=0", token
-        )
+        reader = Reader(base.replace("http", "ws") + f"/ws/runs/{chatty.run_id}/logs/", token)
     else:
         reader = PageReader(page, f"{base}/runs/{chatty.run_id}/")
     cpu_before = cpu_seconds(procs)
@@ -355,6 +388,8 @@ def main() -> None:
             bench_store(args, env, base, token)
     finally:
         stop(procs)
+        if errors := server_errors(tmp):
+            print(f"Daphne logged:\n{errors}")
         shutil.rmtree(tmp, ignore_errors=True)
 
 

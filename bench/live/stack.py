@@ -50,10 +50,17 @@ def stack(tmp: str) -> tuple[dict, list[subprocess.Popen], str]:
     procs.append(subprocess.Popen(
         [shutil.which("daphne", path=os.path.dirname(PY)), "-b", "127.0.0.1", "-p", str(web_port),
          "controlpanel.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL))  # fmt: skip
+        stderr=open(Path(tmp) / "daphne.log", "w")))  # fmt: skip
     base = f"http://127.0.0.1:{web_port}"
     wait_http(base + "/healthz")
     return env, procs, base
+
+
+def server_errors(tmp: str) -> str:
+    """Tracebacks Daphne logged (its log is in the data dir `stack` made)."""
+    log = Path(tmp) / "daphne.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return "\n".join(block for block in text.split("\n\n") if "Traceback" in block)
 
 
 def stop(procs: list[subprocess.Popen]) -> None:

@@ -32,11 +32,11 @@ import argparse
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections import Counter
@@ -44,7 +44,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.live.camera_bench import frames_summary, watch
+from bench.live.camera_bench import frames_summary, watch_elsewhere
 from bench.live.log_bench import ChattyRun, Reader, summary
 from bench.live.stack import (
     CLEAR_DEMO_CODE,
@@ -53,6 +53,7 @@ from bench.live.stack import (
     create_camera,
     django_setup,
     free_port,
+    server_errors,
     stack,
     start_camera_source,
     start_worker,
@@ -150,7 +151,8 @@ def locust_results(tmp: str, label: str) -> tuple[list[dict], Counter]:
     return rows, statuses
 
 
-def report_calls(rows: list[dict], statuses: Counter, seconds: float) -> None:
+def report_calls(rows: list[dict], statuses: Counter, seconds: float) -> int:
+    """Print the calls' table and the statuses; returns how many answers came."""
     print(f"{'call':<44} {'requests':>8} {'fails':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
     for row in sorted(rows, key=lambda r: (r["Name"] == "Aggregated", r["Name"])):
         print(f"{row['Name']:<44} {row['Request Count']:>8} {row['Failure Count']:>5} {row['50%']:>7} "
@@ -166,6 +168,7 @@ def report_calls(rows: list[dict], statuses: Counter, seconds: float) -> None:
     for key, n in sorted(statuses.items()):
         if not key.rsplit(" ", 1)[-1].startswith("2"):
             print(f"  {key}: {n}")
+    return total
 
 
 def cpu_seconds(named: dict[str, int]) -> dict[str, float]:
@@ -193,16 +196,23 @@ def postgres_pid() -> int | None:
     return None
 
 
-def phase_lists(args, tmp: str, base: str, config: dict) -> None:
+def phase_lists(args, tmp: str, base: str, procs: list, config: dict) -> None:
     print(
         f"\n--- lists: {args.list_users} clients read every list in turn for {args.list_seconds:g} s"
     )
     config = {**config, "lists": api_lists(base, config["tokens"]["admin"][0])}
+    named = {"daphne": procs[1].pid, **({"postgres": postgres_pid()} if postgres_pid() else {})}
+    before = cpu_seconds(named)
     locust = run_locust(
         tmp, base, config, args.list_users, args.list_seconds, ["ListReader"], args.wait, "lists"
     )
+    time.sleep(args.list_seconds - 0.5)
+    after = cpu_seconds(named)
     locust.wait()
-    report_calls(*locust_results(tmp, "lists"), args.list_seconds)
+    answers = report_calls(*locust_results(tmp, "lists"), args.list_seconds)
+    # CPU per answer depends far less on what else the machine runs than the latencies do.
+    print("CPU per answer: " + ", ".join(
+        f"{name} {(after[name] - before[name]) * 1000 / max(answers, 1):.1f} ms" for name in after))  # fmt: skip
 
 
 def phase_mixed(args, tmp: str, env: dict, base: str, procs: list, config: dict) -> None:
@@ -223,7 +233,7 @@ def phase_mixed(args, tmp: str, env: dict, base: str, procs: list, config: dict)
     camera_id = create_camera(env, start_camera_source(procs, 30), name="load")
     token = config["tokens"]["admin"][0]
     chatty = ChattyRun(env, args.rate, args.seconds, 60)
-    reader = Reader(base.replace("http", "ws") + f"/ws/runs/{chatty.run_id}/logs/?after=0", token)
+    reader = Reader(base.replace("http", "ws") + f"/ws/runs/{chatty.run_id}/logs/", token)
     named = {"daphne": procs[1].pid, "worker": procs[2].pid, "monitor": procs[3].pid,
              "redis": procs[0].pid, "camera source": procs[4].pid}  # fmt: skip
     if postgres_pid():
@@ -234,27 +244,18 @@ def phase_mixed(args, tmp: str, env: dict, base: str, procs: list, config: dict)
                         args.wait, "mixed")  # fmt: skip
     named["locust"] = locust.pid
     time.sleep(ramp)
-    frames: list = []
     url = base.replace("http", "ws") + f"/ws/cameras/{camera_id}/frames/"
-    viewers = threading.Thread(
-        target=lambda: frames.extend(watch(url, token, args.viewers, args.seconds))
-    )
-    viewers.start()
+    frames = watch_elsewhere(url, token, args.viewers, args.seconds)
     chatty.start()
-    started = time.monotonic()
-    cpu_mid = cpu_seconds(named)  # locust ends with its clients: take its share before
+    # CPU over the load window, taken just before locust (and its share) ends.
+    time.sleep(args.seconds - 0.5)
+    cpu_after, window = cpu_seconds(named), args.seconds - 0.5 + ramp
     locust.wait()
-    viewers.join()
-    state, printed, _span = chatty.finished()
-    reader.wait_for(printed, timeout=120)
-    window = time.monotonic() - started
-    cpu_after = cpu_seconds(named)
-    cpu_after.setdefault("locust", cpu_mid.get("locust", 0))
+    frames = frames()
+    state, printed, _span = chatty.finished(timeout=args.drain)
+    reader.wait_for(printed, timeout=args.drain)
     report_calls(*locust_results(tmp, "mixed"), args.seconds + ramp)
-    lost = printed - len(set(reader.cursors))
-    print(
-        f"log: run {state}, {printed} lines stored, client {summary(reader, printed)}; lines lost: {lost}"
-    )
+    print(f"log: run {state} ({printed} lines stored); the client {summary(reader, printed)}")
     print(f"camera: {args.viewers} viewers, {frames_summary(frames)}")
     deadline = time.monotonic() + 60
     while True:  # the last runs created may still be in the worker's queue
@@ -263,7 +264,7 @@ def phase_mixed(args, tmp: str, env: dict, base: str, procs: list, config: dict)
             break
         time.sleep(1)
     print(f"runs created on `refusing`: {created['states']} (error: {created['error']!r})")
-    print(f"CPU seconds over about {window:.0f} s: " + ", ".join(
+    print(f"CPU seconds over the {window:.0f} s of load: " + ", ".join(
         f"{name} {cpu_after[name] - cpu_before.get(name, 0):.1f}" for name in cpu_after))  # fmt: skip
 
 
@@ -277,6 +278,8 @@ def main() -> int:
     parser.add_argument(
         "--wait", default="0.5,1.5", help="seconds a client waits between calls (min,max)"
     )
+    parser.add_argument("--drain", type=float, default=300,
+                        help="mixed: seconds to wait afterwards for the log to be stored and delivered")  # fmt: skip
     parser.add_argument("--list-users", type=int, default=5, help="lists: clients")
     parser.add_argument("--list-seconds", type=float, default=30, help="lists: how long")
     parser.add_argument("--runs", type=int, default=10000, help="runs seeded")
@@ -302,12 +305,16 @@ def main() -> int:
               f"tokens; runs {config['run_ids'][0]}..{config['run_ids'][1]}; machine: {os.cpu_count()} cores, "
               f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
         if args.phase in ("lists", "both"):
-            phase_lists(args, tmp, base, config)
+            phase_lists(args, tmp, base, procs, config)
         if args.phase in ("mixed", "both"):
             phase_mixed(args, tmp, env, base, procs, config)
         print(f"load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         stop(procs)
+        errors = Counter(next((line for line in reversed(block.splitlines()) if re.match(r"[\w.]+(Error|Exception)\b", line)), "?")
+                         for block in server_errors(tmp).split("Traceback")[1:])  # fmt: skip
+        for error, count in errors.most_common():
+            print(f"Daphne logged {count}x: {error}")
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
