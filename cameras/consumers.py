@@ -8,6 +8,9 @@ A slow viewer skips frames instead of buffering: the consumer keeps only the new
 not sent, and sends at most WINDOW frames the client has not acknowledged
 (`{"type": "ack", "seq": N}` after showing a frame). A client that never acknowledges gets one
 frame a second. So memory per connection is a couple of frames, whatever the viewer's speed.
+
+Frames travel through Redis: while it restarts the socket stays open, the viewer gets the status
+`reconnecting`, and frames follow once Redis is back.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ websocket hijacking). Scripts send no Origin and authenticate with an API token,
 as the subprotocol `token.<token>` (next to `controlpanel`, which the server selects), as
 `Authorization: Token <token>`, or as `?token=<token>`. A foreign Origin is refused outright.
 
-Also what both live sockets share: the access checks, and `LayerOutageMixin`, which keeps a socket
-open across a Redis restart.
+Also what both live sockets share: the access checks, and what keeps them open while Redis or
+the database restarts (`LayerOutageMixin`, `outlives_database_outage`).
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ order. A group message that skips ahead (another pod's batch published first, or
 channel layer dropped) is answered from the database, and a periodic check fills in anything no
 message announced at all. Memory per connection is bounded by a window of unacknowledged lines:
 a client that falls behind is fed from the database when it catches up, never from a queue.
+While Redis restarts the socket stays open and the periodic check keeps feeding it from the
+database; once Redis is back the run's state is sent again (a change announced meanwhile was
+lost). While the database restarts, a turn that cannot read it is skipped.
 
 Client messages: `{"type": "ack", "cursor": N}` (every few hundred lines). Server messages: log
 lines `{"cursor", "pod", "text", "time"}` (no `type`), and typed control messages:

@@ -6,6 +6,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import F
+from django.http import HttpRequest
 from django.urls import reverse
 
 from core.choices import AuditAction
@@ -136,3 +137,10 @@ def test_the_admin_sites_log_in_is_throttled_too(client, admin_user):
 
     assert response.status_code == 429
     assert not logged_in(client)
+
+
+def test_the_test_clients_log_ins_still_work(client, admin_client, admin_user):
+    """Throttling sees every authenticate() and needs its request: fixtures use force_login
+    (no password check), and the test client's login() is given a request."""
+    assert admin_client.get(reverse("home")).status_code == 200
+    assert client.login(request=HttpRequest(), username="ada", password=PASSWORD)

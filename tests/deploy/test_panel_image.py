@@ -76,3 +76,10 @@ def test_run_monitors_never_take_the_slots_provisioning_and_submissions_need():
     assert process["queue"].name == "faces"
     # The local cluster's runs are the worker's child processes; the monitor checks them by pid.
     assert compose["monitor"]["pid"] == "service:worker"
+
+
+def test_every_long_running_service_is_started_again_when_it_dies():
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]
+    restarts = {name: service.get("restart", "no") for name, service in compose.items()}
+    assert restarts.pop("migrate") == "no"  # a one-off
+    assert set(restarts.values()) == {"unless-stopped"}, restarts

@@ -1,6 +1,7 @@
 """Faults, with the panel's real processes (the Procfile's web, worker and monitor, their own
 Redis and PostgreSQL): Redis killed and started again, PostgreSQL restarted, each while a run
-streams its log and a camera is watched."""
+streams its log and a camera is watched; the worker SIGKILLed during a submission. (A worker
+killed during an AKS operation: tests/clusters/azure/test_operations.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
+from django.db import connection, transaction
 
 from cameras.models import Camera
 from core.choices import Role
@@ -26,9 +27,10 @@ from tests.fixtures.stack import (
     watch_camera,
     watch_log,
 )
+from workloads import services
 from workloads.bootstrap import bootstrap_demo
-from workloads.models import Run, RunLogLine
-from workloads.tasks import run_monitor_task
+from workloads.models import Run, RunLogLine, WorkloadTemplate
+from workloads.tasks import run_monitor_task, run_submit_task
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
@@ -180,4 +182,51 @@ def test_a_postgresql_restart_loses_no_run_no_line_and_no_viewer(on_fault_stack)
     wait_for(lambda: frames(load.viewer.since(time.monotonic() - 1)) >= 5, timeout=10)
     for watcher in (load.viewer, load.log):
         watcher.close()
+    assert_processes_kept_going(stack)
+
+
+def lock_waits() -> int:
+    """Statements of other sessions waiting for a row lock (this one's)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one snapshot
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_worker_killed_during_a_submission_is_replaced_and_the_run_starts_once(on_fault_stack):
+    """The worker is SIGKILLed in the middle of submitting a run (its first write is held by a
+    row lock). The half-done submission leaves the run pending; the worker started again
+    submits it as it connects, and it finishes. The message the dead worker held, delivered
+    again (Redis does, after its visibility timeout), starts nothing a second time."""
+    stack = on_fault_stack
+    bootstrap_demo()
+    cluster = LocalClusterFactory()
+    template = WorkloadTemplate.objects.get(slug="lane-detection")
+    params = services.run_prepare(template=template, cluster=cluster, params={})
+    run = Run.objects.create(template=template, cluster=cluster, params=params)
+
+    with transaction.atomic():
+        Run.objects.select_for_update().get(pk=run.pk)
+        enqueue(stack, run_submit_task, run.pk)
+        wait_for(lambda: lock_waits() == 1, timeout=60, interval=0.1)
+        stack.kill("worker")
+    wait_for(lambda: lock_waits() == 0, timeout=10)
+    assert run_state(run.pk) == "pending"  # the dead worker's transaction never committed
+
+    stack.start("worker")
+    run = finished(run.pk)
+    assert run.state == "succeeded", run.error
+    assert len(run.handle["pods"]) == 1
+    submitted = stack.log("worker").count("run_submit_task[")
+
+    enqueue(stack, run_submit_task, run.pk)
+    wait_for(lambda: stack.log("worker").count("run_submit_task[") >= submitted + 2, timeout=30)
+    again = Run.objects.get(pk=run.pk)
+    assert (again.state, again.handle, again.finished_at) == ("succeeded", run.handle,
+                                                              run.finished_at)  # fmt: skip
+    logs = Path(run.handle["workdir"]) / "logs"
+    assert len(list(logs.glob("*.log"))) == 1  # one process ever started
     assert_processes_kept_going(stack)
