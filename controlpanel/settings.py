@@ -290,6 +290,8 @@ LOGGING = {
         "azure": {"level": "WARNING"},
         "kubernetes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # faiss reports at every start which CPU build it loaded.
+        "faiss.loader": {"level": "WARNING"},
     },
 }
 
