@@ -144,3 +144,15 @@ def test_the_test_clients_log_ins_still_work(client, admin_client, admin_user):
     (no password check), and the test client's login() is given a request."""
     assert admin_client.get(reverse("home")).status_code == 200
     assert client.login(request=HttpRequest(), username="ada", password=PASSWORD)
+
+
+def test_the_api_takes_no_password_so_there_is_none_to_guess_there(client, admin_user):
+    """The API authenticates with tokens (and the page session) only: HTTP Basic with the right
+    password is refused. Should a password path ever be added, it needs throttling too."""
+    import base64
+
+    basic = base64.b64encode(f"ada:{PASSWORD}".encode()).decode()
+
+    response = client.get(reverse("api:api-me"), HTTP_AUTHORIZATION=f"Basic {basic}")
+
+    assert response.status_code in (401, 403)
