@@ -10,6 +10,7 @@ import sys
 
 BENCHMARKS = [
     "bench.media_pipeline",
+    "bench.faces.gallery_bench",
     "bench.live.camera_bench --viewers 1 --viewers 10 --browser-tabs 1 --seconds 20",
     "bench.live.log_bench --rate 5000 --seconds 20",
     "bench.live.log_bench --rate 5000 --seconds 20 --browser",
