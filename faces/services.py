@@ -100,6 +100,10 @@ def _check_upload(field: str, upload: UploadedFile) -> str:
         upload.seek(0)
         with Image.open(upload) as image:
             kind = (image.format or "").lower()
+    except Image.DecompressionBombError:
+        # A few bytes declaring a canvas of gigapixels (Pillow's check, before any decoding).
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ValidationError({field: f"The image is too large: over {limit:,} pixels."}) from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise ValidationError({field: "Not an image file (JPEG, PNG, WebP, BMP...)."}) from None
     finally:

@@ -1,0 +1,64 @@
+"""The face service attacked from outside: what a hostile tester sent to its API and pages, and
+the answers that must come back (a 400 naming the field, a 404, the secret nowhere). No
+recognition back-end process runs here; a running service run points at closed ports."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+
+from faces.models import FaceImage, KnownFace
+from tests.faces.test_pages import Gallery, make_gallery
+
+pytestmark = pytest.mark.faces
+
+
+@pytest.fixture
+def gallery(faces_cluster, redis_url) -> Gallery:
+    """The pages' gallery (Ada, Grace, three images), circuits closed."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*client.keys("faces:breaker:*") or ["none"])
+    return make_gallery(faces_cluster)
+
+
+def png_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
+    """A 100-byte PNG declaring a 3.6-gigapixel canvas: a decompression bomb's opening."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+TOO_LARGE = "The image is too large: over 178,956,970 pixels."
+
+
+def test_a_decompression_bomb_is_refused_as_an_image_too_large(
+    gallery: Gallery, operator_api, admin_api, operator_client
+):
+    """Through the receiver, a known image and the submit form: 400 on the field, nothing stored
+    (it was a 500: Pillow's DecompressionBombError escaped the upload check)."""
+    bomb = ContentFile(png_bomb(), name="bomb.png")
+    answer = operator_api.post("/api/faces/", {"image": bomb}, format="multipart")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["image"] == [TOO_LARGE]
+
+    bomb.seek(0)
+    known = admin_api.post(
+        f"/api/people/{gallery.ada.pk}/images/", {"image": bomb}, format="multipart"
+    )
+    assert known.status_code == 400 and TOO_LARGE in known.json()["image"][0]
+
+    bomb.seek(0)
+    page = operator_client.post(reverse("face-submit"), {"image": bomb})
+    assert page.status_code == 400 and TOO_LARGE in page.content.decode()
+    assert FaceImage.objects.count() == 3 and KnownFace.objects.count() == 1
