@@ -62,3 +62,10 @@ def test_a_decompression_bomb_is_refused_as_an_image_too_large(
     page = operator_client.post(reverse("face-submit"), {"image": bomb})
     assert page.status_code == 400 and TOO_LARGE in page.content.decode()
     assert FaceImage.objects.count() == 3 and KnownFace.objects.count() == 1
+
+
+def test_searching_people_for_a_nul_byte_finds_nobody(gallery: Gallery, viewer_client):
+    """`?q=%00` on the people page (a 500 on PostgreSQL, which refuses NUL in text)."""
+    response = viewer_client.get(reverse("person-list"), {"q": "Ada\x00"})
+    assert response.status_code == 200
+    assert f'data-person="{gallery.ada.pk}"' in response.content.decode()
