@@ -11,7 +11,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from faces.models import FaceImage, KnownFace
+from faces.models import FaceImage, KnownFace, Person
 from tests.faces.test_pages import Gallery, make_gallery
 
 pytestmark = pytest.mark.faces
@@ -69,3 +69,18 @@ def test_searching_people_for_a_nul_byte_finds_nobody(gallery: Gallery, viewer_c
     response = viewer_client.get(reverse("person-list"), {"q": "Ada\x00"})
     assert response.status_code == 200
     assert f'data-person="{gallery.ada.pk}"' in response.content.decode()
+
+
+def test_people_are_listed_by_name_in_the_api_and_on_the_page(
+    gallery: Gallery, viewer_api, viewer_client
+):
+    """The count of known images groups the query, and Django then drops the model's ordering:
+    the list came in the database's order, and pages could repeat or skip people."""
+    for name in ("bob", "Zoe", "carl", "Alan"):
+        Person.objects.create(name=name)
+    expected = ["Ada", "Alan", "bob", "carl", "Grace", "Zoe"]
+    listed = viewer_api.get("/api/people/").json()["results"]
+    assert [person["name"] for person in listed] == expected
+    page = viewer_client.get(reverse("person-list")).content.decode()
+    shown = [page.index(f"<strong>{name}</strong>") for name in expected]
+    assert shown == sorted(shown)
