@@ -217,7 +217,6 @@ def _one_face(detection: Detection, field: str):
     return detection.faces[0]
 
 
-@transaction.atomic
 def known_face_add(
     *,
     actor: Actor,
@@ -226,7 +225,9 @@ def known_face_add(
     path: str = "",
     upload: UploadedFile | None = None,
 ) -> KnownFace:
-    """A reference photo: it must show exactly one face, whose encoding the back-end computes."""
+    """A reference photo: it must show exactly one face, whose encoding the back-end computes.
+    The back-end is called before the transaction: a circuit this call opens is audited even
+    when the image is refused, and no transaction stays open while the back-end works."""
     if upload is not None:
         extension = _check_upload("image", upload)
         data = upload.read()
@@ -245,16 +246,18 @@ def known_face_add(
         width=detection.width, height=detection.height, box=face.box,
         encoding=encoding_bytes(face.encoding), created_by=actor.user,
     )  # fmt: skip
-    if upload is not None:
-        known.file.save(f"{uuid.uuid4().hex}.{extension}", ContentFile(data), save=False)
-    if detection.thumbnail:
-        known.thumbnail.save(_thumbnail_name("known"), ContentFile(detection.thumbnail), save=False)
-    known.save()
-    audit_record(
-        actor=actor, action=AuditAction.CREATE, obj=known, object_type="knownface",
-        changes={"person": person.name, "image": known.path},
-    )  # fmt: skip
-    _on_gallery_change()
+    with transaction.atomic():
+        if upload is not None:
+            known.file.save(f"{uuid.uuid4().hex}.{extension}", ContentFile(data), save=False)
+        if detection.thumbnail:
+            thumbnail = ContentFile(detection.thumbnail)
+            known.thumbnail.save(_thumbnail_name("known"), thumbnail, save=False)
+        known.save()
+        audit_record(
+            actor=actor, action=AuditAction.CREATE, obj=known, object_type="knownface",
+            changes={"person": person.name, "image": known.path},
+        )  # fmt: skip
+        _on_gallery_change()
     return known
 
 

@@ -11,8 +11,9 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
+from core.models import AuditEvent
 from faces.models import FaceImage, KnownFace, Person
-from tests.faces.test_pages import Gallery, make_gallery
+from tests.faces.test_pages import Gallery, jpeg, make_gallery
 
 pytestmark = pytest.mark.faces
 
@@ -84,3 +85,24 @@ def test_people_are_listed_by_name_in_the_api_and_on_the_page(
     page = viewer_client.get(reverse("person-list")).content.decode()
     shown = [page.index(f"<strong>{name}</strong>") for name in expected]
     assert shown == sorted(shown)
+
+
+def test_a_circuit_opened_by_a_known_image_is_audited_although_the_image_is_refused(
+    gallery: Gallery, admin_api, settings
+):
+    """The back-end is down (the run's port is closed); the call for a known image is the one
+    that opens the circuit. The request fails with a 503, and the change stays in the audit log
+    (it was written in the request's transaction and rolled back with it)."""
+    settings.FACES_BREAKER_FAIL_MAX = 1
+    answer = admin_api.post(
+        f"/api/people/{gallery.ada.pk}/images/",
+        {"image": ContentFile(jpeg(), name="ada.jpg")},
+        format="multipart",
+    )
+    assert answer.status_code == 503, answer.content
+    assert admin_api.get("/api/faces/service/").json()["state"] == "open"
+    changes = list(
+        AuditEvent.objects.filter(object_type="face-backend").values_list("changes", flat=True)
+    )
+    assert changes == [{"circuit": ["closed", "open"]}]
+    assert KnownFace.objects.count() == 1
