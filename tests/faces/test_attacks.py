@@ -4,6 +4,7 @@ recognition back-end process runs here; a running service run points at closed p
 
 from __future__ import annotations
 
+import logging
 import struct
 import zlib
 
@@ -106,3 +107,72 @@ def test_a_circuit_opened_by_a_known_image_is_audited_although_the_image_is_refu
     )
     assert changes == [{"circuit": ["closed", "open"]}]
     assert KnownFace.objects.count() == 1
+
+
+TOKEN = "sekret-bearer-token-0f3c9a"  # noqa: S105 - a test value
+
+
+@pytest.fixture
+def kube_service(db, settings, redis_url):
+    """The face service's cluster is a Kubernetes cluster whose API server (reached through its
+    service proxy with a bearer token) does not answer."""
+    import redis
+
+    from clusters.models import Cluster
+    from clusters.services import credential_create
+    from core.services import SYSTEM
+    from tests.clusters.kubeconfigs import minimal, with_token
+    from tests.faces.conftest import make_service_run
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*client.keys("faces:breaker:*") or ["none"])
+    credential = credential_create(
+        actor=SYSTEM, name="edge", kind="kubeconfig",
+        kubeconfig=with_token(minimal("https://127.0.0.1:9"), TOKEN),
+    )  # fmt: skip
+    cluster = Cluster.objects.create(
+        name="edge", kind="kubernetes", credential=credential, namespace="vision"
+    )
+    settings.FACES_CLUSTER = cluster.name
+    settings.FACES_BREAKER_FAIL_MAX = 2
+    settings.FACES_MAX_ATTEMPTS = 1
+    run = make_service_run(cluster, {})
+    run.handle = {"runtime": "kubernetes", "namespace": "vision"}
+    run.save(update_fields=["handle"])
+    return run
+
+
+def test_the_service_proxy_token_appears_in_no_answer_error_log_or_audit_entry(
+    kube_service, admin_api, caplog
+):
+    """Images processed while the API server is down: the bearer token the panel sends is in
+    no error, status answer, log line, audit entry, nor in the back-end's printed form."""
+    from faces import backend, services
+    from faces.backend import Endpoint
+    from faces.breaker import breaker_for
+
+    caplog.set_level(logging.DEBUG)
+    [endpoint] = backend.endpoints()
+    assert endpoint.headers == {"Authorization": f"Bearer {TOKEN}"}  # the token is sent
+    ids = admin_api.post(
+        "/api/faces/", {"volume": "footage", "paths": ["a.jpg", "b.jpg", "c.jpg"]}, format="json"
+    )
+    assert ids.status_code == 400  # no such volume on this cluster: checked before storing
+    images = [FaceImage.objects.create(source="volume", volume="footage", path=f"{n}.jpg")
+              for n in "abc"]  # fmt: skip
+    outcomes = [services.image_process(image_id=image.pk) for image in images]
+    assert outcomes == ["failed", "circuit open", "circuit open"]
+    assert breaker_for(endpoint).current_state == "open"
+
+    seen = [
+        admin_api.get("/api/faces/service/").content.decode(),
+        admin_api.get(reverse("api:faceimage-list")).content.decode(),
+        *(image.error for image in FaceImage.objects.all()),
+        *(str(event.changes) + event.object_repr for event in AuditEvent.objects.all()),
+        caplog.text,
+        repr(endpoint),
+        str(Endpoint(endpoint.name, endpoint.url, endpoint.headers)),
+    ]
+    assert "refused" in FaceImage.objects.get(pk=images[0].pk).error  # the reason is kept
+    for text in seen:
+        assert TOKEN not in text, text[:500]
