@@ -25,6 +25,7 @@ seconds), never with image data; stdout carries the `start` and `done` events.
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import json
 import math
@@ -89,6 +90,11 @@ class Rejected(Exception):
 
 def invalid(message: str) -> Rejected:
     return Rejected(HTTPStatus.UNPROCESSABLE_ENTITY, message)
+
+
+def unusable_path(path: str, volume: str, code: int) -> Rejected:
+    """The system's words for why a path cannot be opened, without this server's own paths."""
+    return invalid(f"{path[:300]!r} on volume {volume!r} cannot be opened: {os.strerror(code)}")
 
 
 @dataclass
@@ -237,7 +243,10 @@ class FaceServer:
         if PurePosixPath(path).is_absolute():
             raise invalid(f"path {path!r} must be relative to the volume")
         root = self.options.volumes[volume].resolve()
-        target = (root / path).resolve()
+        try:
+            target = (root / path).resolve()
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+            raise unusable_path(path, volume, errno.ELOOP) from None
         if not target.is_relative_to(root):
             raise invalid(f"path {path!r} leads outside volume {volume!r}")
         try:
@@ -251,6 +260,12 @@ class FaceServer:
             raise invalid(
                 f"{path!r} on volume {volume!r} cannot be read (permission denied)"
             ) from None
+        except OSError as error:
+            # The path, not this server, is wrong: a 500 would be retried and counted against
+            # the back-end's circuit, so a few such paths would stop every caller's images.
+            if error.errno in (errno.ENAMETOOLONG, errno.ELOOP):
+                raise unusable_path(path, volume, error.errno) from None
+            raise
         try:
             # What was opened, not what was checked: a symlink swapped in meanwhile is caught.
             opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
@@ -551,6 +566,8 @@ def _handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
                 request = json.loads(body)
             except (ValueError, UnicodeDecodeError) as error:
                 raise invalid(f"the body is not valid JSON: {error}") from None
+            except RecursionError:
+                raise invalid("the body is not valid JSON: nested too deeply") from None
             if not isinstance(request, dict):
                 raise invalid('the body must be a JSON object {"volume", "path", "margin"}')
             unknown = sorted(set(request) - {"volume", "path", "margin", "thumbnail"})

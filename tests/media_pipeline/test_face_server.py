@@ -115,6 +115,7 @@ def make_volume(root: Path) -> tuple[Path, Path]:
     (volume / "escape-dir").symlink_to(outside)
     (volume / "alias.jpg").symlink_to(volume / "people" / "obama_small.jpg")  # stays inside
     os.mkfifo(volume / "pipe.jpg")
+    (volume / "loop.jpg").symlink_to(volume / "loop.jpg")  # a link to itself
     return volume, outside
 
 
@@ -312,6 +313,12 @@ def test_a_thumbnail_is_the_image_scaled_to_320_px(server):
         (b'{"volume": "photos", ', "not valid JSON"),
         (b'["photos", "hannibal_1.jpg"]', "must be a JSON object"),
         (b"", "the body is empty"),
+        # Were 500s (not permanent): the panel retried them and counted them against the
+        # circuit, so five such paths stopped every caller's images.
+        ({"volume": "photos", "path": "a" * 256}, "cannot be opened: File name too long"),
+        ({"volume": "photos", "path": "loop.jpg"}, "Too many levels of symbolic links"),
+        ({"volume": "photos", "path": "loop.jpg/x.jpg"}, "Too many levels of symbolic links"),
+        (b"[" * 60_000, "nested too deeply"),
     ],
 )
 def test_requests_that_cannot_succeed_are_422_and_permanent(server, payload, message):
