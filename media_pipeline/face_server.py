@@ -308,6 +308,17 @@ class FaceServer:
     def detect(self, rgb: np.ndarray, margin: float) -> dict:
         height, width = rgb.shape[:2]
         pad = margin_pad(rgb, margin)
+        # The margin is a fraction of the longer side: a long thin strip within the pixel limit
+        # would otherwise grow into gigapixels of border. Every image whose bounding square is
+        # within the limit keeps its margin.
+        scanned = (width + 2 * pad) * (height + 2 * pad)
+        limit = int(self.options.max_pixels * (1 + 2 * margin) ** 2)
+        if scanned > limit:
+            raise invalid(
+                f"with margin {margin:g} the {width}x{height} image would be scanned as "
+                f"{width + 2 * pad}x{height + 2 * pad} pixels, more than the {limit:,} this "
+                "server scans: crop it closer to the face"
+            )
         padded = with_margin(rgb, margin) if pad else rgb
         with self._detect_lock:
             began = time.perf_counter()

@@ -366,6 +366,21 @@ def test_a_canvas_too_large_to_decode_is_refused_before_decoding(server):
     assert "10000x6000 pixels" in answer["error"]
 
 
+def test_a_margin_that_would_grow_a_thin_strip_into_gigapixels_is_refused(server):
+    """The margin is a fraction of the longer side: 8 megapixels of strip (within the limit)
+    with margin 1 would be scanned as 2.4 gigapixels (7 GB of border before any detection).
+    A margin on an ordinary photo is still taken."""
+    import numpy as np
+
+    ok, strip = cv2.imencode(".png", np.zeros((400, 20_000, 3), dtype=np.uint8))
+    assert ok and len(strip) < MAX_BYTES
+    status, answer = server.detect_bytes(strip.tobytes(), "?margin=1", "image/png")
+    assert (status, answer["permanent"]) == (422, True), answer
+    assert "scanned as 60000x40400 pixels" in answer["error"]
+    photo = (KNOWN / "hannibal_1.jpg").read_bytes()
+    assert server.detect_bytes(photo, "?margin=1")[0] == 200
+
+
 @pytest.mark.parametrize(
     "path",
     [
