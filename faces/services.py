@@ -346,6 +346,11 @@ def gallery_export(*, actor: Actor, volume: str, folder: object = "known-faces")
     target = (root / folder).resolve()
     if not target.is_relative_to(root) or target == root:
         raise ValidationError({"folder": "Name a folder inside the volume."})
+    if target.exists() and not _is_export(target):
+        raise ValidationError({"folder": (
+            f"{folder!r} exists on {volume} and is not a gallery export: it would be replaced "
+            "whole. Name a new folder, or one an earlier export wrote."
+        )})  # fmt: skip
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
     written, skipped = 0, []
     counts: dict[int, int] = {}
@@ -380,6 +385,18 @@ def gallery_export(*, actor: Actor, volume: str, folder: object = "known-faces")
     )  # fmt: skip
     return {"volume": volume, "folder": folder, "images": written, "people": len(counts),
             "skipped": skipped}  # fmt: skip
+
+
+def _is_export(folder: Path) -> bool:
+    """Only what an export writes: folders of people holding numbered images (or nothing)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    for person in folder.iterdir():
+        if not person.is_dir() or person.is_symlink():
+            return False
+        if any(not (image.is_file() and image.stem.isdigit()) for image in person.iterdir()):
+            return False
+    return True
 
 
 def _known_face_bytes(known: KnownFace, volumes: dict) -> bytes | None:

@@ -176,3 +176,37 @@ def test_the_service_proxy_token_appears_in_no_answer_error_log_or_audit_entry(
     assert "refused" in FaceImage.objects.get(pk=images[0].pk).error  # the reason is kept
     for text in seen:
         assert TOKEN not in text, text[:500]
+
+
+def test_exporting_the_gallery_over_a_folder_it_did_not_write_is_refused(
+    gallery: Gallery, admin_api, tmp_path
+):
+    """`folder` names what is replaced whole: a folder of other files (or a file) on the volume
+    is refused and left as it was, instead of deleted (the file was renamed away, then a 500).
+    A folder an earlier export wrote is replaced."""
+    from clusters.models import Volume
+
+    Volume.objects.create(cluster=gallery.run.cluster, name="shared", local_path=str(tmp_path))
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "clip.mp4").write_bytes(b"footage")
+    (tmp_path / "notes.txt").write_text("notes")
+    gallery.known.file.save("ada.jpg", ContentFile(jpeg()))
+
+    for folder in ("videos", "notes.txt"):
+        answer = admin_api.post(
+            "/api/people/export/", {"volume": "shared", "folder": folder}, format="json"
+        )
+        assert answer.status_code == 400, answer.content
+        assert "not a gallery export" in answer.json()["folder"][0]
+    assert (tmp_path / "videos" / "clip.mp4").read_bytes() == b"footage"
+    assert (tmp_path / "notes.txt").read_text() == "notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "videos"]
+
+    for _ in range(2):
+        answer = admin_api.post(
+            "/api/people/export/", {"volume": "shared", "folder": "gallery"}, format="json"
+        )
+        assert answer.status_code == 200 and answer.json()["images"] == 1, answer.content
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jpg")] == [
+        "gallery/Ada/1.jpg"
+    ]
