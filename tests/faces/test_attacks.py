@@ -210,3 +210,22 @@ def test_exporting_the_gallery_over_a_folder_it_did_not_write_is_refused(
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jpg")] == [
         "gallery/Ada/1.jpg"
     ]
+
+
+def test_retry_takes_the_lists_filters_in_the_query_and_refuses_them_in_a_body(
+    gallery: Gallery, operator_api
+):
+    """Filters sent as a JSON body were ignored, so `{"person": "Grace"}` sent every failed
+    image back to the queue; the schema listed no parameter, so a generated client had no
+    other way. The body is now refused, and the query's filters are in the schema."""
+    answer = operator_api.post("/api/faces/retry/", {"person": "Grace"}, format="json")
+    assert answer.status_code == 400, answer.content
+    assert FaceImage.objects.get(pk=gallery.failed.pk).status == "failed"
+
+    assert operator_api.post("/api/faces/retry/?person=Grace").json() == {"requeued": 0}
+    assert operator_api.post("/api/faces/retry/?status=failed").json() == {"requeued": 1}
+    assert FaceImage.objects.get(pk=gallery.failed.pk).status == "pending"
+
+    schema = operator_api.get("/api/schema/", {"format": "json"}).json()
+    documented = schema["paths"]["/api/faces/retry/"]["post"].get("parameters", [])
+    assert {"status", "person", "created_after"} <= {p["name"] for p in documented}
