@@ -41,7 +41,8 @@ class Endpoint:
 
     name: str
     url: str
-    headers: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # The API server proxy's bearer token: never printed (repr), like clusters.proxy.HttpTarget.
+    headers: dict[str, str] = field(default_factory=dict, hash=False, compare=False, repr=False)
     ssl: ssl.SSLContext | bool = field(default=True, hash=False, compare=False)
 
 

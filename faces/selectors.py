@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Count, Prefetch, QuerySet
+from django.db.models.functions import Lower
 
 from clusters.selectors import cluster_get_by_ref
 from faces import backend
@@ -13,10 +14,15 @@ from faces.models import Face, FaceImage, KnownFace, Person
 
 
 def person_list() -> QuerySet[Person]:
-    return Person.objects.annotate(
-        known_count=Count("known_faces", distinct=True),
-    ).prefetch_related(
-        Prefetch("known_faces", queryset=KnownFace.objects.order_by("pk"), to_attr="known_list")
+    # Ordered here: Django drops the model's ordering from a query grouped for the count.
+    return (
+        Person.objects.annotate(
+            known_count=Count("known_faces", distinct=True),
+        )
+        .order_by(Lower("name"), "pk")
+        .prefetch_related(
+            Prefetch("known_faces", queryset=KnownFace.objects.order_by("pk"), to_attr="known_list")
+        )
     )
 
 

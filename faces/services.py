@@ -100,6 +100,10 @@ def _check_upload(field: str, upload: UploadedFile) -> str:
         upload.seek(0)
         with Image.open(upload) as image:
             kind = (image.format or "").lower()
+    except Image.DecompressionBombError:
+        # A few bytes declaring a canvas of gigapixels (Pillow's check, before any decoding).
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ValidationError({field: f"The image is too large: over {limit:,} pixels."}) from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise ValidationError({field: "Not an image file (JPEG, PNG, WebP, BMP...)."}) from None
     finally:
@@ -213,7 +217,6 @@ def _one_face(detection: Detection, field: str):
     return detection.faces[0]
 
 
-@transaction.atomic
 def known_face_add(
     *,
     actor: Actor,
@@ -222,7 +225,9 @@ def known_face_add(
     path: str = "",
     upload: UploadedFile | None = None,
 ) -> KnownFace:
-    """A reference photo: it must show exactly one face, whose encoding the back-end computes."""
+    """A reference photo: it must show exactly one face, whose encoding the back-end computes.
+    The back-end is called before the transaction: a circuit this call opens is audited even
+    when the image is refused, and no transaction stays open while the back-end works."""
     if upload is not None:
         extension = _check_upload("image", upload)
         data = upload.read()
@@ -241,16 +246,18 @@ def known_face_add(
         width=detection.width, height=detection.height, box=face.box,
         encoding=encoding_bytes(face.encoding), created_by=actor.user,
     )  # fmt: skip
-    if upload is not None:
-        known.file.save(f"{uuid.uuid4().hex}.{extension}", ContentFile(data), save=False)
-    if detection.thumbnail:
-        known.thumbnail.save(_thumbnail_name("known"), ContentFile(detection.thumbnail), save=False)
-    known.save()
-    audit_record(
-        actor=actor, action=AuditAction.CREATE, obj=known, object_type="knownface",
-        changes={"person": person.name, "image": known.path},
-    )  # fmt: skip
-    _on_gallery_change()
+    with transaction.atomic():
+        if upload is not None:
+            known.file.save(f"{uuid.uuid4().hex}.{extension}", ContentFile(data), save=False)
+        if detection.thumbnail:
+            thumbnail = ContentFile(detection.thumbnail)
+            known.thumbnail.save(_thumbnail_name("known"), thumbnail, save=False)
+        known.save()
+        audit_record(
+            actor=actor, action=AuditAction.CREATE, obj=known, object_type="knownface",
+            changes={"person": person.name, "image": known.path},
+        )  # fmt: skip
+        _on_gallery_change()
     return known
 
 
@@ -339,6 +346,11 @@ def gallery_export(*, actor: Actor, volume: str, folder: object = "known-faces")
     target = (root / folder).resolve()
     if not target.is_relative_to(root) or target == root:
         raise ValidationError({"folder": "Name a folder inside the volume."})
+    if target.exists() and not _is_export(target):
+        raise ValidationError({"folder": (
+            f"{folder!r} exists on {volume} and is not a gallery export: it would be replaced "
+            "whole. Name a new folder, or one an earlier export wrote."
+        )})  # fmt: skip
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
     written, skipped = 0, []
     counts: dict[int, int] = {}
@@ -373,6 +385,18 @@ def gallery_export(*, actor: Actor, volume: str, folder: object = "known-faces")
     )  # fmt: skip
     return {"volume": volume, "folder": folder, "images": written, "people": len(counts),
             "skipped": skipped}  # fmt: skip
+
+
+def _is_export(folder: Path) -> bool:
+    """Only what an export writes: folders of people holding numbered images (or nothing)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    for person in folder.iterdir():
+        if not person.is_dir() or person.is_symlink():
+            return False
+        if any(not (image.is_file() and image.stem.isdigit()) for image in person.iterdir()):
+            return False
+    return True
 
 
 def _known_face_bytes(known: KnownFace, volumes: dict) -> bytes | None:

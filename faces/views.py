@@ -286,7 +286,8 @@ class PersonListView(RoleRequiredMixin, View):
     write_role = Role.ADMIN
 
     def _render(self, request, form: PersonForm, status: int = 200):
-        search = request.GET.get("q", "").strip()[:NAME_MAX_CHARS]
+        # No name holds a NUL (PostgreSQL refuses one in a query, a 500).
+        search = request.GET.get("q", "").replace("\x00", "").strip()[:NAME_MAX_CHARS]
         people = selectors.person_list()
         if search:
             people = people.filter(name__icontains=search)

@@ -298,6 +298,8 @@ def handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
                 request = json.loads(body)
             except (ValueError, UnicodeDecodeError) as error:
                 raise invalid(f"the body is not valid JSON: {error}") from None
+            except RecursionError:
+                raise invalid("the body is not valid JSON: nested too deeply") from None
             if not isinstance(request, dict):
                 raise invalid('the body must be a JSON object {"volume", "path", "margin"}')
             unknown = sorted(set(request) - {"volume", "path", "margin", "thumbnail"})

@@ -26,6 +26,7 @@ seconds), never with image data; stdout carries the `start` and `done` events. T
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import os
 import signal
@@ -71,6 +72,11 @@ DETECT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # bursts from many processors must not be refused at connect
+
+
+def unusable_path(path: str, volume: str, code: int):
+    """The system's words for why a path cannot be opened, without this server's own paths."""
+    return invalid(f"{path[:300]!r} on volume {volume!r} cannot be opened: {os.strerror(code)}")
 
 
 @dataclass
@@ -177,7 +183,10 @@ class FaceServer:
         if PurePosixPath(path).is_absolute():
             raise invalid(f"path {path!r} must be relative to the volume")
         root = self.options.volumes[volume].resolve()
-        target = (root / path).resolve()
+        try:
+            target = (root / path).resolve()
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+            raise unusable_path(path, volume, errno.ELOOP) from None
         if not target.is_relative_to(root):
             raise invalid(f"path {path!r} leads outside volume {volume!r}")
         try:
@@ -191,6 +200,12 @@ class FaceServer:
             raise invalid(
                 f"{path!r} on volume {volume!r} cannot be read (permission denied)"
             ) from None
+        except OSError as error:
+            # The path, not this server, is wrong: a 500 would be retried and counted against
+            # the back-end's circuit, so a few such paths would stop every caller's images.
+            if error.errno in (errno.ENAMETOOLONG, errno.ELOOP):
+                raise unusable_path(path, volume, error.errno) from None
+            raise
         try:
             # What was opened, not what was checked: a symlink swapped in meanwhile is caught.
             opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
@@ -247,6 +262,17 @@ class FaceServer:
     def detect(self, rgb: np.ndarray, margin: float) -> dict:
         height, width = rgb.shape[:2]
         pad = margin_pad(rgb, margin)
+        # The margin is a fraction of the longer side: a long thin strip within the pixel limit
+        # would otherwise grow into gigapixels of border. Every image whose bounding square is
+        # within the limit keeps its margin.
+        scanned = (width + 2 * pad) * (height + 2 * pad)
+        limit = int(self.options.max_pixels * (1 + 2 * margin) ** 2)
+        if scanned > limit:
+            raise invalid(
+                f"with margin {margin:g} the {width}x{height} image would be scanned as "
+                f"{width + 2 * pad}x{height + 2 * pad} pixels, more than the {limit:,} this "
+                "server scans: crop it closer to the face"
+            )
         padded = with_margin(rgb, margin) if pad else rgb
         with self._detect_lock:
             began = time.perf_counter()

@@ -70,8 +70,9 @@ def _count(response) -> int:
 # The panel's pages that list rows, and pages of one object with its children.
 PAGES = ["home", "run-list", "template-list", "cluster-list", "cluster-health-table",
          "credential-list", "camera-list", "token-list", "user-list", "audit-list", "aks-list",
-         "storage-list", "registry-list"]  # fmt: skip
-OBJECT_PAGES = {"run-detail": "run-list", "registry-detail": "registry-list"}
+         "storage-list", "registry-list", "face-list", "face-rows", "person-list"]  # fmt: skip
+OBJECT_PAGES = {"run-detail": "run-list", "registry-detail": "registry-list",
+                "face-detail": "faceimage-list", "person-detail": "person-list"}  # fmt: skip
 
 
 def _page_url(api, name: str) -> str:
@@ -83,7 +84,7 @@ def _page_url(api, name: str) -> str:
 def test_the_route_map_has_the_lists_this_test_is_about():
     """A change to how routes are declared must not silently leave nothing checked."""
     assert {"run-list", "template-list", "cluster-list", "credential-list", "auditevent-list",
-            "apitoken-list", "user-list"} <= set(LISTS)  # fmt: skip
+            "apitoken-list", "user-list", "person-list", "faceimage-list"} <= set(LISTS)  # fmt: skip
     assert set(NESTED_LISTS) <= set(ROUTES)
 
 

@@ -244,10 +244,17 @@ class FaceImageViewSet(
 
     @extend_schema(
         summary="Send failed images back to the queue (the list's filters choose which)",
-        request=None, responses={202: RetrySerializer},
+        description="The filters go in the query string, as for the list; no body.",
+        request=None, responses={202: RetrySerializer}, filters=True,
     )  # fmt: skip
     @action(detail=False, methods=["post"])
     def retry(self, request):
+        if request.data:
+            # Filters sent as a body would be ignored and widen the retry to every failed image.
+            raise serializers.ValidationError(
+                {"detail": "Choose the images with the list's filters in the query string "
+                 "(?status=failed&person=...); this takes no body."}
+            )  # fmt: skip
         images = self.filter_queryset(self.get_queryset())
         count = services.images_retry(actor=Actor.from_request(request), images=images)
         return Response({"requeued": count}, status=status.HTTP_202_ACCEPTED)

@@ -115,6 +115,7 @@ def make_volume(root: Path) -> tuple[Path, Path]:
     (volume / "escape-dir").symlink_to(outside)
     (volume / "alias.jpg").symlink_to(volume / "people" / "obama_small.jpg")  # stays inside
     os.mkfifo(volume / "pipe.jpg")
+    (volume / "loop.jpg").symlink_to(volume / "loop.jpg")  # a link to itself
     return volume, outside
 
 
@@ -312,6 +313,12 @@ def test_a_thumbnail_is_the_image_scaled_to_320_px(server):
         (b'{"volume": "photos", ', "not valid JSON"),
         (b'["photos", "hannibal_1.jpg"]', "must be a JSON object"),
         (b"", "the body is empty"),
+        # Were 500s (not permanent): the panel retried them and counted them against the
+        # circuit, so five such paths stopped every caller's images.
+        ({"volume": "photos", "path": "a" * 256}, "cannot be opened: File name too long"),
+        ({"volume": "photos", "path": "loop.jpg"}, "Too many levels of symbolic links"),
+        ({"volume": "photos", "path": "loop.jpg/x.jpg"}, "Too many levels of symbolic links"),
+        (b"[" * 60_000, "nested too deeply"),
     ],
 )
 def test_requests_that_cannot_succeed_are_422_and_permanent(server, payload, message):
@@ -357,6 +364,21 @@ def test_a_canvas_too_large_to_decode_is_refused_before_decoding(server):
     status, answer = server.detect_bytes(png_header(10_000, 6_000), "", "image/png")
     assert (status, answer["permanent"]) == (422, True)
     assert "10000x6000 pixels" in answer["error"]
+
+
+def test_a_margin_that_would_grow_a_thin_strip_into_gigapixels_is_refused(server):
+    """The margin is a fraction of the longer side: 8 megapixels of strip (within the limit)
+    with margin 1 would be scanned as 2.4 gigapixels (7 GB of border before any detection).
+    A margin on an ordinary photo is still taken."""
+    import numpy as np
+
+    ok, strip = cv2.imencode(".png", np.zeros((400, 20_000, 3), dtype=np.uint8))
+    assert ok and len(strip) < MAX_BYTES
+    status, answer = server.detect_bytes(strip.tobytes(), "?margin=1", "image/png")
+    assert (status, answer["permanent"]) == (422, True), answer
+    assert "scanned as 60000x40400 pixels" in answer["error"]
+    photo = (KNOWN / "hannibal_1.jpg").read_bytes()
+    assert server.detect_bytes(photo, "?margin=1")[0] == 200
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 `seed(runs=N, rows=M)` adds N runs (each with pods, log lines, events, outputs and, for face
 runs, face results, plus the audit rows their creation left) and M rows of every other listed
 model (users with tokens, credentials, clusters with volumes, templates, AKS clusters, Azure
-operations, file shares, registries with pull secrets, cameras, audit events). Callable again:
+operations, file shares, registries with pull secrets, cameras, audit events, people with known
+faces, face images with the faces found in them). Callable again:
 every call adds rows under a fresh tag. Written with bulk_create, so 10,000 runs take seconds.
 
 The query-count test seeds 3 then 30 of everything; the load benchmark seeds 10,000 runs:
@@ -93,6 +94,7 @@ def seed(
     from clusters.models import Cluster, Credential, Volume
     from core.crypto import encrypt
     from core.models import ApiToken, AuditEvent, Profile
+    from faces.models import FaceImage, KnownFace, Person
     from workloads.models import (
         FaceResult,
         Run,
@@ -131,6 +133,9 @@ def seed(
             (ContainerRegistry, "created_at"),
             (PullSecret, "created_at"),
             (Volume, "created_at"),
+            (Person, "created_at"),
+            (KnownFace, "created_at"),
+            (FaceImage, "created_at"),
         ]
     ]
     with _own_timestamps(*stamped), transaction.atomic():
@@ -455,8 +460,73 @@ def seed(
             )
             for i in range(rows)
         )
+        added.update(_seed_faces(rows, children, tag, rng, ago, now))
     added.update(Run=runs, users=rows)
     return added
+
+
+def _seed_faces(rows: int, children: int, tag: str, rng: random.Random, ago, now) -> dict:
+    """The face service: `rows` people with known faces, `rows` images with the faces found in
+    them (some named, some unknown). The newest person and image have `children` of each."""
+    from faces.models import Face, FaceImage, KnownFace, Person
+
+    encoding = bytes(128 * 8)
+    people = Person.objects.bulk_create(
+        Person(name=f"{tag} person {i}", created_at=ago(i, rows)) for i in range(rows)
+    )
+    known = [
+        KnownFace(
+            person=person,
+            source="volume",
+            volume="photos",
+            path=f"known/{person.pk}_{n}.jpg",
+            thumbnail="faces/thumbs/seed.jpg",
+            width=640,
+            height=480,
+            box=[100, 400, 380, 160],
+            encoding=encoding,
+            created_at=ago(i, rows),
+        )
+        for i, person in enumerate(people)
+        for n in range(children if i == rows - 1 else rng.randint(1, children))
+    ]
+    KnownFace.objects.bulk_create(known, batch_size=2000)
+    statuses = ["processed"] * 6 + ["failed", "pending", "processing"]
+    images = FaceImage.objects.bulk_create(
+        FaceImage(
+            source="volume",
+            volume="photos",
+            path=f"incoming/{tag}-{i:05d}.jpg",
+            status="processed" if i == rows - 1 else rng.choice(statuses),
+            thumbnail="faces/thumbs/seed.jpg",
+            width=640,
+            height=480,
+            attempts=1,
+            error="",
+            created_at=ago(i, rows),
+            started_at=ago(i, rows),
+            finished_at=now,
+        )
+        for i in range(rows)
+    )
+    faces = [
+        Face(
+            image=image,
+            box=[40, 300, 200, 140],
+            encoding=encoding,
+            person=rng.choice([*people, None]),
+            distance=0.41,
+        )
+        for i, image in enumerate(images)
+        for _ in range(children if i == rows - 1 else rng.randint(1, children))
+    ]
+    # The newest person is recognised in every image, so their page lists a full page.
+    faces += [
+        Face(image=image, box=[10, 60, 50, 20], encoding=encoding, person=people[-1], distance=0.3)
+        for image in images
+    ]
+    Face.objects.bulk_create(faces, batch_size=2000)
+    return {"Person": rows, "KnownFace": len(known), "FaceImage": rows, "Face": len(faces)}
 
 
 def main() -> None:
