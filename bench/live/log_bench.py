@@ -387,8 +387,9 @@ def main() -> None:
         else:
             bench_store(args, env, base, token)
     finally:
+        errors = server_errors(tmp)  # before stopping: shutting down logs cancelled consumers
         stop(procs)
-        if errors := server_errors(tmp):
+        if errors:
             print(f"Daphne logged:\n{errors}")
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -310,9 +310,10 @@ def main() -> int:
             phase_mixed(args, tmp, env, base, procs, config)
         print(f"load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
+        logged = server_errors(tmp)  # before stopping: shutting down logs cancelled consumers
         stop(procs)
         errors = Counter(next((line for line in reversed(block.splitlines()) if re.match(r"[\w.]+(Error|Exception)\b", line)), "?")
-                         for block in server_errors(tmp).split("Traceback")[1:])  # fmt: skip
+                         for block in logged.split("Traceback")[1:])  # fmt: skip
         for error, count in errors.most_common():
             print(f"Daphne logged {count}x: {error}")
         shutil.rmtree(tmp, ignore_errors=True)
