@@ -20,7 +20,7 @@ def cluster_get_by_ref(ref: str | int) -> Cluster | None:
     """A cluster by id, by name, or `local` for the embedded local cluster."""
     ref = str(ref).strip()
     query = Q(name=ref)
-    if ref.isdigit():
+    if ref.isdecimal():  # isdigit() passes "²", which int() refuses
         query |= Q(pk=int(ref))
     found = Cluster.objects.filter(query).first()
     if found is None and ref == "local":

@@ -26,7 +26,7 @@ class FaceImageFilterSet(django_filters.FilterSet):
     def filter_person(self, queryset, name, value):
         value = value.strip()
         match = Q(faces__person__name__iexact=value)
-        if value.isdigit() and len(value) <= 18:
+        if value.isdecimal() and len(value) <= 18:  # isdigit() passes "²", which int() refuses
             match |= Q(faces__person_id=int(value))
         return queryset.filter(match).distinct()
 

@@ -538,7 +538,9 @@ def image_process(*, image_id: int) -> str:
             with image.file.open("rb") as handle:
                 request = {"data": handle.read()}
         except (OSError, ValueError) as exc:
-            _fail(image_id, claim, f"the uploaded file cannot be read: {exc}")
+            # The reason without the path: where the panel keeps files is not the viewers'.
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            _fail(image_id, claim, f"the uploaded file cannot be read: {reason}")
             return "failed"
     else:
         request = {"volume": image.volume, "path": image.path}

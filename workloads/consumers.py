@@ -79,11 +79,11 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
         after = query_param(self.scope, "after")
         async with self.lock:
-            if after is not None and after.isdigit():
+            if after is not None and after.isdecimal():  # isdigit() passes "²"
                 self.last_sent = self.acked = int(after)
             else:
                 tail = query_param(self.scope, "tail")
-                tail_n = min(int(tail), TAIL_MAX) if tail and tail.isdigit() else TAIL_DEFAULT
+                tail_n = min(int(tail), TAIL_MAX) if tail and tail.isdecimal() else TAIL_DEFAULT
                 self.last_sent = self.acked = await self._tail_start(tail_n)
             await self._fill()
             await self.send_json({"type": "live", "cursor": self.last_sent})

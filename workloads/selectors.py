@@ -17,7 +17,7 @@ def template_list() -> QuerySet[WorkloadTemplate]:
 def template_get_by_ref(ref: str | int) -> WorkloadTemplate | None:
     ref = str(ref).strip()
     query = Q(slug=ref)
-    if ref.isdigit():
+    if ref.isdecimal():  # isdigit() passes "²", which int() refuses
         query |= Q(pk=int(ref))
     return WorkloadTemplate.objects.filter(query).first()
 

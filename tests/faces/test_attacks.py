@@ -229,3 +229,33 @@ def test_retry_takes_the_lists_filters_in_the_query_and_refuses_them_in_a_body(
     schema = operator_api.get("/api/schema/", {"format": "json"}).json()
     documented = schema["paths"]["/api/faces/retry/"]["post"].get("parameters", [])
     assert {"status", "person", "created_after"} <= {p["name"] for p in documented}
+
+
+def test_a_person_filter_of_digits_int_cannot_read_is_no_match_not_a_500(
+    gallery: Gallery, viewer_api, viewer_client
+):
+    """`?person=²`: str.isdigit() says yes to a superscript two, int() says no (a ValueError
+    through the list, the results page and its polled rows)."""
+    for value in ("²", "①", "9" * 18):
+        assert viewer_api.get("/api/faces/", {"person": value}).json()["count"] == 0, value
+        for page in ("face-list", "face-rows"):
+            assert viewer_client.get(reverse(page), {"person": value}).status_code == 200
+    assert viewer_api.get("/api/faces/", {"person": str(gallery.ada.pk)}).json()["count"] == 1
+
+
+def test_an_upload_gone_from_disk_fails_without_showing_where_the_panel_keeps_files(
+    gallery: Gallery, operator_api, settings
+):
+    """The reason is the viewers' to read: it said "No such file or directory:
+    '/…/media/faces/images/….jpg'", the panel's own path."""
+    from faces import services
+
+    answer = operator_api.post(
+        "/api/faces/", {"image": ContentFile(jpeg(), name="door.jpg")}, format="multipart"
+    )
+    image = FaceImage.objects.get(pk=answer.json()["id"])
+    image.file.storage.delete(image.file.name)
+    assert services.image_process(image_id=image.pk) == "failed"
+    body = operator_api.get(f"/api/faces/{image.pk}/").json()
+    assert body["status"] == "failed" and "cannot be read" in body["error"], body
+    assert str(settings.MEDIA_ROOT) not in body["error"] and "faces/images" not in body["error"]

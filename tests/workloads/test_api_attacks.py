@@ -50,6 +50,17 @@ def test_a_nul_byte_in_a_parameter_is_a_400_and_no_run(presets, local_cluster, o
     assert Run.objects.count() == before
 
 
+@pytest.mark.parametrize("field", ["cluster", "template"])
+def test_a_reference_of_digits_int_cannot_read_is_a_400(
+    presets, local_cluster, operator_api, field
+):
+    """`"cluster": "²"`: str.isdigit() says yes to a superscript two, int() says no (a 500)."""
+    body = {"template": "lane-detection", "cluster": local_cluster.name, field: "²"}
+    response = operator_api.post("/api/runs/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"]
+
+
 def test_a_megabyte_template_description_is_refused(presets, operator_api):
     response = operator_api.post(
         "/api/templates/",

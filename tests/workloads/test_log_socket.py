@@ -75,6 +75,24 @@ def test_a_reconnect_resumes_after_the_last_cursor_without_gaps_or_duplicates(ru
     assert resumed[0]["text"] == "away 0" and resumed[-1]["text"] == "after reconnect"
 
 
+def test_a_cursor_of_digits_int_cannot_read_gets_the_usual_tail(run, viewer_user):
+    """`?after=²&tail=²`: str.isdigit() says yes to a superscript two, int() says no (the socket
+    was accepted, then closed by the error)."""
+    store(run, "pod-a", [f"line {i}" for i in range(3)])
+    token = token_for(viewer_user)
+
+    async def scenario():
+        comm = communicator(f"/ws/runs/{run.pk}/logs/?after=%C2%B2&tail=%C2%B2", token=token)
+        assert (await comm.connect())[0]
+        backlog, live = await receive_until_type(comm, "live")
+        await comm.disconnect()
+        return backlog, live
+
+    backlog, live = asyncio.run(scenario())
+    assert [line["text"] for line in backlog] == ["line 0", "line 1", "line 2"]
+    assert live["cursor"] == 3
+
+
 def test_lines_whose_messages_were_lost_are_sent_from_the_database(run, viewer_user, settings):
     """A line stored without any group message (e.g. Redis dropped it) still arrives."""
     from workloads.models import RunLogLine
