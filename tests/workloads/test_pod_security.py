@@ -242,6 +242,7 @@ def test_a_preset_refused_by_the_level_names_the_cluster_field(
 PRESET_LEVELS = {
     "lane-detection": "restricted", "face-identification": "restricted",
     "camera-stream": "restricted", "raw-manifest": "restricted", "gpu-job": "baseline",
+    "face-recognition-service": "restricted",
 }  # fmt: skip
 
 
