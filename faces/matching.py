@@ -43,17 +43,18 @@ DIMENSIONS = 128  # dlib's face descriptor
 DEFAULT_TOLERANCE = 0.6  # face_recognition.compare_faces: a match when distance <= 0.6
 FORMAT = 1
 
-# Below this many known faces an exhaustive scan answers a query in about a millisecond or two
-# (measured in the benchmark), so it is used as is: exact, nothing to train.
+# Below this many known faces an exhaustive scan costs under about 3 ms of CPU a query (5.6 ms
+# at 100,000 in the benchmark), so it is used as is: exact, nothing to train, builds in seconds.
 EXACT_BELOW = 50_000
 # From EXACT_BELOW on: an inverted file of about sqrt(n) lists (a power of two) holding 4-bit
 # product-quantised codes scanned with faiss's SIMD "fast scan"; a query scans NPROBE_FRACTION
-# of the lists and re-ranks the RERANK best candidates in float64. Both were chosen in the
-# benchmark: known people are found with far fewer lists, but strangers (whose nearest face is
-# hardly nearer than the rest) need about a quarter of them for the nearest id to agree with
-# exact search at least 99.5% of the time.
+# of the lists and re-ranks the RERANK best candidates in float64. Measured at 1,000,000 faces
+# (docs/BENCHMARKS.md): known people are found exactly with a sixteenth of the lists, but a
+# stranger's nearest face is hardly nearer than thousands of others, so strangers need a
+# quarter of the lists (and at least EXACT_BELOW faces' worth), and 512 candidates (128
+# missed 1-2% of their nearest ids).
 NPROBE_FRACTION = 1 / 4
-RERANK = 128
+RERANK = 512
 # k-means training sample per list (faiss warns below 39).
 TRAINING_PER_LIST = 40
 
@@ -81,9 +82,12 @@ class IndexPlan:
         if count < exact_below:
             return cls(spec="Flat")
         nlist = 2 ** max(4, round(math.log2(math.sqrt(count))))
+        # At least as many faces as an exhaustive scan just below the threshold reads: cheap
+        # there, and it keeps strangers' agreement at 100,000 faces (a quarter missed 1.3%).
+        floor = math.ceil(nlist * exact_below / count)
         return cls(
             spec=f"IVF{nlist},PQ64x4fs",
-            nprobe=max(1, round(nlist * NPROBE_FRACTION)),
+            nprobe=min(nlist, max(round(nlist * NPROBE_FRACTION), floor)),
             training=nlist * TRAINING_PER_LIST,
         )
 

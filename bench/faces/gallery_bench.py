@@ -111,7 +111,9 @@ def ivf_planner(spec_suffix: str) -> Callable[[int], IndexPlan]:
     """The chosen plan's lists and probes with another code: to compare like with like."""
 
     def plan(count: int) -> IndexPlan:
-        chosen = IndexPlan.for_count(count, exact_below=0)
+        chosen = IndexPlan.for_count(count)
+        if chosen.spec == "Flat":
+            chosen = IndexPlan.for_count(count, exact_below=0)
         return IndexPlan(
             spec=chosen.spec.split(",")[0] + "," + spec_suffix,
             nprobe=chosen.nprobe,
