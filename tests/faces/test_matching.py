@@ -17,6 +17,8 @@ import pytest
 from bench.faces import synthetic
 from faces.matching import DEFAULT_TOLERANCE, Gallery, GalleryStore, IndexPlan
 
+pytestmark = pytest.mark.faces
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
