@@ -527,6 +527,19 @@ def image_process(*, image_id: int) -> str:
     )  # fmt: skip
     if not claimed:
         return "not pending"
+    try:
+        return _process_claimed(image_id, claim)
+    except RetryLater:
+        raise
+    except Exception as exc:
+        # Redis gone mid-image, a bug: the row must not wait in `processing` for beat's
+        # stale sweep. Back to pending with no message on its way, so beat sends it again.
+        logger.exception("face image %s: processing failed, released for a later try", image_id)
+        _release(image_id, claim, count_attempt=True, error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+
+
+def _process_claimed(image_id: int, claim: str) -> str:
     image = FaceImage.objects.get(pk=image_id)
     found, usable = usable_endpoints()
     if not usable:

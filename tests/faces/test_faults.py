@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psutil
 import pytest
+from django.utils import timezone
 
 from core.models import AuditEvent
 from faces import services
@@ -333,3 +334,30 @@ def test_a_redis_restart_mid_queue_loses_no_image(
     assert Face.objects.filter(image_id__in=ids).count() == 20
     after = face_server.metric("faces_serve_requests_total", endpoint="/detect", outcome="ok")
     assert after - before == 20  # each image reached the back-end once
+
+
+def test_an_image_whose_processor_loses_redis_goes_back_to_the_queue_at_once(
+    face_service, settings
+):
+    """Redis unreachable between the claim and the call (the circuit's state lives there): the
+    row does not wait in `processing` for beat's stale sweep, it is pending with no message on
+    its way, which beat's next re-queue sends."""
+    import redis
+
+    from faces.breaker import _redis
+
+    image = FaceImage.objects.create(
+        source="volume", volume="photos", path="unknown/obama_small.jpg", queued_at=timezone.now()
+    )
+    reachable = settings.REDIS_URL
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    _redis.cache_clear()
+    try:
+        with pytest.raises(redis.ConnectionError):
+            services.image_process(image_id=image.pk)
+    finally:
+        settings.REDIS_URL = reachable
+        _redis.cache_clear()
+    image.refresh_from_db()
+    assert (image.status, image.queued_at, image.attempts) == ("pending", None, 1)
+    assert "ConnectionError" in image.error
