@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("controlpanel", "cameras", "workloads", "clusters", "core", "media_pipeline")
+PACKAGES = ("controlpanel", "faces", "cameras", "workloads", "clusters", "core", "media_pipeline")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 pytestmark = pytest.mark.smoke
