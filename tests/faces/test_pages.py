@@ -74,7 +74,10 @@ def make_gallery(cluster) -> Gallery:
         error="cannot decode the image",
     )  # fmt: skip
     pending = FaceImage.objects.create(source="volume", volume="photos", path="later.jpg")
-    run = make_service_run(cluster, {"serve-0": "http://127.0.0.1:9"})
+    run = make_service_run(cluster, {})
+    # Named as the local runtime names a replica (its pod), on a port nothing listens on.
+    run.handle["endpoints"] = {f"run-{run.pk}-serve-0": "http://127.0.0.1:9"}
+    run.save(update_fields=["handle"])
     return Gallery(ada, grace, known, seen, failed, pending, run)
 
 
