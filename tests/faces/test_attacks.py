@@ -259,3 +259,16 @@ def test_an_upload_gone_from_disk_fails_without_showing_where_the_panel_keeps_fi
     body = operator_api.get(f"/api/faces/{image.pk}/").json()
     assert body["status"] == "failed" and "cannot be read" in body["error"], body
     assert str(settings.MEDIA_ROOT) not in body["error"] and "faces/images" not in body["error"]
+
+
+def test_a_multipart_body_with_too_many_fields_gets_the_api_error_shape(
+    gallery: Gallery, operator_api
+):
+    """1,000 `paths` as multipart fields (with `volume`, one over Django's field limit): the
+    answer was Django's HTML 400 page, not the API's error body; nothing is stored either way."""
+    paths = [f"unknown/{n}.jpg" for n in range(1000)]
+    answer = operator_api.post("/api/faces/", {"volume": "photos", "paths": paths})
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/json", answer.content[:200]
+    assert answer.json()["error"]["code"] == "parse_error"
+    assert FaceImage.objects.count() == 3
