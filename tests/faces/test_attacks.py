@@ -272,3 +272,14 @@ def test_a_multipart_body_with_too_many_fields_gets_the_api_error_shape(
     assert answer["Content-Type"] == "application/json", answer.content[:200]
     assert answer.json()["error"]["code"] == "parse_error"
     assert FaceImage.objects.count() == 3
+
+
+def test_a_persons_known_images_are_the_list_the_schema_describes(gallery: Gallery, viewer_api):
+    """Found by the schema fuzzer: the schema promised a page (`{"count", "results"}`) and the
+    endpoint answers a plain list, so a generated client fails to read it."""
+    answer = viewer_api.get(f"/api/people/{gallery.ada.pk}/images/")
+    assert [known["id"] for known in answer.json()] == [gallery.known.pk]
+    schema = viewer_api.get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/people/{id}/images/"]["get"]
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body["type"] == "array", body
