@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from rest_framework.exceptions import ParseError
 from rest_framework.views import exception_handler as drf_exception_handler
+
+# Django's limits on a request body, met while DRF parses it inside the view.
+BODY_LIMITS = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 
 
 def _flatten(detail) -> str:
@@ -14,6 +19,8 @@ def _flatten(detail) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, BODY_LIMITS):
+        exc = ParseError(str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

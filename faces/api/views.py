@@ -134,7 +134,8 @@ class PersonViewSet(
         responses={201: KnownFaceSerializer,
                    503: OpenApiResponse(description="No back-end can take the call.")},
     )  # fmt: skip
-    @action(detail=True, methods=["get", "post"])
+    # Not paged (a person has a handful of known images): the schema must say a plain list.
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def images(self, request, pk=None):
         person = self.get_object()
         if request.method == "GET":

@@ -259,3 +259,27 @@ def test_an_upload_gone_from_disk_fails_without_showing_where_the_panel_keeps_fi
     body = operator_api.get(f"/api/faces/{image.pk}/").json()
     assert body["status"] == "failed" and "cannot be read" in body["error"], body
     assert str(settings.MEDIA_ROOT) not in body["error"] and "faces/images" not in body["error"]
+
+
+def test_a_multipart_body_with_too_many_fields_gets_the_api_error_shape(
+    gallery: Gallery, operator_api
+):
+    """1,000 `paths` as multipart fields (with `volume`, one over Django's field limit): the
+    answer was Django's HTML 400 page, not the API's error body; nothing is stored either way."""
+    paths = [f"unknown/{n}.jpg" for n in range(1000)]
+    answer = operator_api.post("/api/faces/", {"volume": "photos", "paths": paths})
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/json", answer.content[:200]
+    assert answer.json()["error"]["code"] == "parse_error"
+    assert FaceImage.objects.count() == 3
+
+
+def test_a_persons_known_images_are_the_list_the_schema_describes(gallery: Gallery, viewer_api):
+    """Found by the schema fuzzer: the schema promised a page (`{"count", "results"}`) and the
+    endpoint answers a plain list, so a generated client fails to read it."""
+    answer = viewer_api.get(f"/api/people/{gallery.ada.pk}/images/")
+    assert [known["id"] for known in answer.json()] == [gallery.known.pk]
+    schema = viewer_api.get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/people/{id}/images/"]["get"]
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body["type"] == "array", body
