@@ -136,7 +136,7 @@ def kube_service(db, settings, redis_url):
     settings.FACES_CLUSTER = cluster.name
     settings.FACES_BREAKER_FAIL_MAX = 2
     settings.FACES_MAX_ATTEMPTS = 1
-    run = make_service_run(cluster, {})
+    run = make_service_run(cluster, [])
     run.handle = {"runtime": "kubernetes", "namespace": "vision"}
     run.save(update_fields=["handle"])
     return run
