@@ -58,6 +58,16 @@ class Breaker(pybreaker.CircuitBreaker):
             state_storage=storage,
             name=name,
         )
+        self._probing = False
+
+    def call(self, func, *args, **kwargs):
+        # Processors go through only a closed breaker. A call that passed `allows_calls` just
+        # before another processor opened it must not become pybreaker's half-open trial (its
+        # opening time is stored in whole seconds, so a short wait may look over): only `probe`
+        # tries an open back-end, and only its failure doubles the wait.
+        if not self._probing and self.current_state != pybreaker.STATE_CLOSED:
+            raise pybreaker.CircuitBreakerError("circuit open: waiting for the next probe")
+        return super().call(func, *args, **kwargs)
 
     def wait(self) -> float:
         stored = _redis().get(_key(self.key_name, "wait"))
@@ -86,6 +96,8 @@ class Breaker(pybreaker.CircuitBreaker):
         return result
 
     def half_open(self) -> None:
+        if not self._probing:
+            raise pybreaker.CircuitBreakerError("circuit open: waiting for the next probe")
         previous = self._state_storage.state
         super().half_open()
         self._record(previous, pybreaker.STATE_HALF_OPEN)
@@ -153,6 +165,7 @@ def probe(endpoint: Endpoint) -> bool | None:
             # disagree by its one-second rounding. Past it, pybreaker moves to half-open and
             # lets this one call through (a half-open breaker whose probe died lets it too).
             breaker.reset_timeout = 0
+            breaker._probing = True
             breaker.call(healthz, endpoint)
         except Exception as exc:  # noqa: BLE001 - any failure of the probe keeps it open
             logger.info("face back-end %s: probe failed: %s", endpoint.name, exc)

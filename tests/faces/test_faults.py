@@ -118,6 +118,35 @@ def statuses(ids) -> Counter:
     return Counter(FaceImage.objects.filter(pk__in=ids).values_list("status", flat=True))
 
 
+@pytest.mark.django_db
+def test_a_call_that_finds_the_circuit_just_opened_is_refused_not_a_trial(redis_url, settings):
+    # A processor that checked the breaker while closed can call after another processor
+    # opened it. pybreaker keeps the opening time in whole seconds, so with a short wait such a
+    # call would become the half-open trial and its failure would double the wait.
+    import pybreaker
+
+    from faces.backend import Endpoint
+
+    settings.FACES_BREAKER_WAIT = 0.5
+    endpoint = Endpoint(name=f"run-{uuid.uuid4().hex[:8]}-serve", url="http://127.0.0.1:9")
+
+    def down():
+        raise OSError("connection refused")
+
+    for _ in range(settings.FACES_BREAKER_FAIL_MAX):
+        with pytest.raises((OSError, pybreaker.CircuitBreakerError)):
+            breaker_for(endpoint).call(down)
+    assert breaker_for(endpoint).current_state == "open"
+    time.sleep(1.1)  # past the wait, whichever way the opening second was rounded
+
+    reached = []
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        breaker_for(endpoint).call(reached.append, 1)
+    assert reached == []
+    assert breaker_for(endpoint).current_state == "open"
+    assert breaker_for(endpoint).wait() == 0.5
+
+
 def test_backend_down_opens_the_circuit_images_wait_then_each_is_processed_once(
     celery_worker, switched_service, switch, operator_api, settings
 ):
