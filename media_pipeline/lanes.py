@@ -1,8 +1,12 @@
-"""Classical lane-line detection: paint colour masks, blur, Canny, region of interest, Hough,
-slope filtering, one averaged line per side, smoothing across video frames, overlay.
+"""Lane detection that follows curves: a bird's-eye view of the road ahead, lane pixels from
+colour and gradient (stripe) tests, a sliding-window search (or, in video, a search around the
+previous frame's fit), a second-order polynomial per line, sanity checks, smoothing, overlay.
 
-All the image work happens on the band of rows the region of interest covers (the lower part
-of the frame): that is where lanes can be, and it cuts the per-frame cost by about 60%.
+The bird's-eye view is small (200x160 pixels whatever the frame's size): the perspective warp
+samples the frame once, so the per-frame cost hardly grows with resolution. The warp's source
+trapezoid is given as fractions of the frame, so any size and aspect works; it assumes a camera
+looking straight ahead with the horizon a little above the middle, as dashcams are mounted.
+The steps on the bird's-eye view are in lane_search.py.
 """
 
 from __future__ import annotations
@@ -12,35 +16,39 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from media_pipeline import lane_search
+from media_pipeline.lane_search import LineFit, SearchTuning
+
 Point = list[int]
 Line = list[Point]  # [[x_bottom, y_bottom], [x_top, y_top]] in the frame's pixel coordinates
+
+# What a metre is on the bird's-eye view (stated in the README): a lane is 3.7 m wide (US
+# interstates, where the development footage was filmed), and the view covers about 30 m of
+# road ahead (the usual reading of a view whose top row is at 64% of the frame's height).
+LANE_WIDTH_M = 3.7
+VIEW_LENGTH_M = 30.0
+STRAIGHT_RADIUS_M = 10_000.0  # radii beyond this are reported as this: a straight road
 
 
 @dataclass(frozen=True)
 class Region:
-    """The region of interest as fractions of the frame, so any resolution works."""
+    """The road the bird's-eye view covers, as fractions of the frame."""
 
-    top: float = 0.61
-    bottom: float = 1.0
-    bottom_left: float = 0.08
-    bottom_right: float = 0.97
-    top_left: float = 0.44
-    top_right: float = 0.56
+    horizon: float = 0.575  # the vanishing point's row
+    top: float = 0.64  # the view's far edge (must be below the horizon)
+    lane_bottom_left: float = 0.135  # where a centred car's lane lines meet the bottom row
+    lane_bottom_right: float = 0.865
 
 
 @dataclass(frozen=True)
 class Tuning:
-    white_min: int = 200  # every BGR channel at least this bright: white paint...
-    white_ratio: float = 2.0  # ...or, in darker footage, this many times the road's brightness
-    white_floor: int = 100
-    yellow_low: tuple[int, int, int] = (15, 80, 120)  # HSV: hue 15-35 is yellow paint
-    yellow_high: tuple[int, int, int] = (35, 255, 255)
-    canny_low: int = 50
-    canny_high: int = 150
-    min_abs_slope: float = 0.45  # flatter segments are shadows, cars, crossings
-    max_abs_slope: float = 3.0
-    smoothing: float = 0.7  # weight of the previous frame's lane in video mode
-    hold_frames: int = 5  # a lane lost for a few frames keeps its last position
+    view_width: int = 200
+    view_height: int = 160
+    lane_width: int = 100  # the lane in the bird's-eye view, in its pixels
+    smoothing: float = 0.6  # weight of the smoothed fit against a new frame's fit, in video
+    hold_frames: int = 5  # a line lost for a few frames keeps its last position
+    max_jump: float = 0.3  # a fit this far (lane widths) from the smoothed one is not trusted
+    search: SearchTuning = field(default_factory=SearchTuning)
 
 
 @dataclass
@@ -50,24 +58,35 @@ class FrameLanes:
     # What this frame alone found, before smoothing and holding: used for honest statistics.
     detected_left: bool = False
     detected_right: bool = False
+    left_points: list[Point] | None = None  # the line as a polyline, bottom to top
+    right_points: list[Point] | None = None
+    radius_m: float | None = None  # radius of curvature of the lane near the car
+    offset_m: float | None = None  # car's distance right (+) or left (-) of the lane centre
 
     @property
     def both(self) -> bool:
         return self.detected_left and self.detected_right
 
-    def as_dict(self) -> dict[str, Line | None]:
-        return {"left": self.left, "right": self.right}
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "left": self.left,
+            "right": self.right,
+            "left_points": self.left_points,
+            "right_points": self.right_points,
+            "radius_m": self.radius_m,
+            "offset_m": self.offset_m,
+        }
 
 
 @dataclass
 class _SideState:
-    fit: np.ndarray | None = None  # (x at bottom, x at top), float
+    fit: np.ndarray | None = None  # smoothed (a, b, c)
     missing: int = 0
 
 
 @dataclass
 class LaneDetector:
-    """Detects lanes in frames of one fixed size; `video=True` smooths across frames."""
+    """Detects lanes in frames of one fixed size; `video=True` follows them across frames."""
 
     width: int
     height: int
@@ -76,111 +95,104 @@ class LaneDetector:
     tuning: Tuning = field(default_factory=Tuning)
 
     def __post_init__(self) -> None:
-        w, h, r = self.width, self.height, self.region
+        w, h, r, t = self.width, self.height, self.region, self.tuning
         self.y_top = int(round(h * r.top))
-        self.y_bottom = int(round(h * r.bottom)) - 1
-        # The band of the frame the region of interest covers: all image work happens there.
-        self.x_left = max(0, int(w * min(r.bottom_left, r.top_left)))
-        self.x_right = min(w, int(np.ceil(w * max(r.bottom_right, r.top_right))) + 1)
-        corners = np.array(
+        self.y_bottom = h - 1
+        vx, vy = w / 2, h * r.horizon
+        # The trapezoid's sides run to the vanishing point, so it is a rectangle on the road.
+        scale = (self.y_top - vy) / (self.y_bottom - vy)
+        left, right = w * r.lane_bottom_left, w * r.lane_bottom_right
+        source = np.float32(
             [
-                (w * r.bottom_left, h * r.bottom),
-                (w * r.top_left, self.y_top),
-                (w * r.top_right, self.y_top),
-                (w * r.bottom_right, h * r.bottom),
+                (left, self.y_bottom),
+                (vx + (left - vx) * scale, self.y_top),
+                (vx + (right - vx) * scale, self.y_top),
+                (right, self.y_bottom),
             ]
         )
-        self.polygon = corners.round().astype(np.int32)
-        band_corners = (corners - (self.x_left, self.y_top)).round().astype(np.int32)
-        self._roi_mask = np.zeros((h - self.y_top, self.x_right - self.x_left), dtype=np.uint8)
-        cv2.fillPoly(self._roi_mask, [band_corners], 255)
-        self._roi_sample = self._roi_mask[::8, ::8] > 0
-        # Hough parameters scale with the frame so 540p and 1080p behave alike.
-        self._min_length = max(10, int(h * 0.035))
-        self._max_gap = max(20, int(h * 0.2))
-        self._threshold = max(10, int(h * 0.03))
+        vw, vh, lw = t.view_width, t.view_height, t.lane_width
+        self._expected = ((vw - lw) / 2, (vw + lw) / 2)
+        target = np.float32(
+            [(self._expected[0], vh - 1), (self._expected[0], 0), (self._expected[1], 0),
+             (self._expected[1], vh - 1)]
+        )  # fmt: skip
+        self._to_view = cv2.getPerspectiveTransform(source, target)
+        self._from_view = cv2.getPerspectiveTransform(target, source)
+        # A frame too small for a meaningful view: no lanes, rather than upsampled noise.
+        self._usable = w >= 64 and h >= 48 and (self.y_bottom - self.y_top) >= 8
+        rows = np.linspace(self.y_bottom, self.y_top, 9)
+        on_view = cv2.perspectiveTransform(
+            np.float32([[(vx, y) for y in rows]]), self._to_view
+        )[0]
+        self._rows = rows
+        # How many frame rows each view row stands for (the fit's weights).
+        centre = np.float32([[(vw / 2, y) for y in range(vh)]])
+        frame_rows = cv2.perspectiveTransform(centre, self._from_view)[0][:, 1]
+        weight = np.abs(np.gradient(frame_rows)) if vh > 1 else np.ones(vh)
+        self._view = lane_search.View(vw, vh, lw, weight / weight.mean(), t.search)
+        self._row_t = (vh - 1 - on_view[:, 1]) / (vh - 1)  # each output row's t on the view
         self._sides = {"left": _SideState(), "right": _SideState()}
-        self._kernel = (5, 5)
-        self._frames = 0
-        self._white = self.tuning.white_min
+        self.polygon = source.round().astype(np.int32)
 
-    def white_threshold(self, band: np.ndarray) -> int:
-        """White paint is much brighter than the asphalt around it, whatever the exposure: the
-        threshold follows the road's brightness (darker footage gets a lower one), capped at
-        `white_min` so bright concrete and sky glare stay out."""
-        t = self.tuning
-        if not self._roi_sample.any():  # a frame too small to sample: keep the fixed threshold
-            return t.white_min
-        # Every 8th pixel each way is plenty for an average and costs 1/64 of the full band.
-        road = float(band[::8, ::8][self._roi_sample].mean(axis=0).min())
-        return int(min(t.white_min, max(t.white_floor, t.white_ratio * road)))
+    # --- one frame -------------------------------------------------------------------------
 
-    def edges(self, frame: np.ndarray) -> np.ndarray:
-        """Canny edges of the paint masks inside the region of interest (band coordinates)."""
-        t = self.tuning
-        band = frame[self.y_top :, self.x_left : self.x_right]
-        # Exposure changes over seconds, not frames: in video, re-measure every 15th frame.
-        if not self.video or self._frames % 15 == 0:
-            self._white = self.white_threshold(band)
-        self._frames += 1
-        white = cv2.inRange(band, (self._white,) * 3, (255, 255, 255))
-        hsv = cv2.cvtColor(band, cv2.COLOR_BGR2HSV)
-        yellow = cv2.inRange(hsv, t.yellow_low, t.yellow_high)
-        paint = cv2.bitwise_or(white, yellow)
-        paint = cv2.GaussianBlur(paint, self._kernel, 0)
-        edges = cv2.Canny(paint, t.canny_low, t.canny_high)
-        return cv2.bitwise_and(edges, self._roi_mask)
+    def _search(
+        self, ys: np.ndarray, xs: np.ndarray, mask: np.ndarray, priors: dict
+    ) -> dict[str, LineFit | None]:
+        view = self._view
+        fits: dict[str, LineFit | None] = {"left": None, "right": None}
+        starts = None
+        for index, name in enumerate(("left", "right")):
+            prior = priors.get(name)
+            if prior is not None:
+                fits[name] = lane_search.fit_line(view, *lane_search.prior_search(view, ys, xs, prior))
+            if fits[name] is None:
+                if starts is None:
+                    starts = lane_search.fresh_starts(mask, self._expected, view.lane_width)
+                if starts[index] is not None:
+                    found = lane_search.window_search(view, ys, xs, starts[index])
+                    fits[name] = lane_search.fit_line(view, *found)
+        left, right = fits["left"], fits["right"]
+        if left is not None and right is not None:
+            if not lane_search.plausible_pair(view, left, right):
+                # Keep the better-supported line; the other gets a second look below.
+                weaker = "left" if lane_search.support(left) < lane_search.support(right) else "right"
+                fits[weaker] = None
+            else:
+                # Lane lines bend alike: the line seen less (dashes) takes the other's bend,
+                # which a few dashes cannot pin down on their own.
+                weaker, stronger = sorted((left, right), key=lane_search.support)
+                name = "left" if weaker is left else "right"
+                pixels = lane_search.prior_search(view, ys, xs, weaker.coeffs)
+                refit = lane_search.fit_line(view, *pixels, bend=stronger.coeffs[0])
+                if refit is not None:
+                    pair = (refit, right) if name == "left" else (left, refit)
+                    if lane_search.plausible_pair(view, *pair):
+                        fits[name] = refit
+        # One line found: look for the other a lane width away, bending the same way.
+        for name, other, sign in (("left", "right", -1), ("right", "left", 1)):
+            found = fits[other]
+            if fits[name] is None and found is not None:
+                prior = found.coeffs + np.array([0.0, 0.0, sign * view.lane_width])
+                pixels = lane_search.prior_search(view, ys, xs, prior)
+                fit = lane_search.fit_line(view, *pixels, bend=found.coeffs[0])
+                pair = (fit, found) if name == "left" else (found, fit)
+                if fit is not None and lane_search.plausible_pair(view, *pair):
+                    fits[name] = fit
+        return fits
 
-    def segments(self, frame: np.ndarray) -> np.ndarray:
-        """Hough segments as (N, 4) x1, y1, x2, y2 in frame coordinates."""
-        lines = cv2.HoughLinesP(
-            self.edges(frame),
-            rho=1,
-            # 2-degree steps: half the accumulator work of 1 degree, and the length-weighted
-            # average of a side's segments is finer than either.
-            theta=np.pi / 90,
-            threshold=self._threshold,
-            minLineLength=self._min_length,
-            maxLineGap=self._max_gap,
-        )
-        if lines is None:
-            return np.empty((0, 4), dtype=np.float64)
-        # OpenCV 5 returns (N, 4), OpenCV 4 returned (N, 1, 4): accept both.
-        segments = np.asarray(lines, dtype=np.float64).reshape(-1, 4)
-        segments[:, [0, 2]] += self.x_left
-        segments[:, [1, 3]] += self.y_top
-        return segments
-
-    def _fit_side(self, segments: np.ndarray, left: bool) -> np.ndarray | None:
-        """One line per side, as x at the bottom and top rows: a length-weighted average of
-        the segments' x = a*y + b (x as a function of y stays finite for steep lanes)."""
-        if len(segments) == 0:
-            return None
-        x1, y1, x2, y2 = segments.T
-        dx, dy = x2 - x1, y2 - y1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = dy / dx
-        t = self.tuning
-        middle = self.width / 2
-        steep = (np.abs(slope) >= t.min_abs_slope) & (np.abs(slope) <= t.max_abs_slope)
-        if left:
-            keep = steep & (slope < 0) & (x1 < middle * 1.05) & (x2 < middle * 1.05)
-        else:
-            keep = steep & (slope > 0) & (x1 > middle * 0.95) & (x2 > middle * 0.95)
-        if not keep.any():
-            return None
-        x1, y1, dx, dy = x1[keep], y1[keep], dx[keep], dy[keep]
-        inverse = dx / dy
-        intercept = x1 - inverse * y1
-        weight = np.hypot(dx, dy)
-        a = np.average(inverse, weights=weight)
-        b = np.average(intercept, weights=weight)
-        return np.array([a * self.y_bottom + b, a * self.y_top + b])
-
-    def _smooth(self, name: str, fit: np.ndarray | None) -> np.ndarray | None:
+    def _smooth(self, name: str, fit: LineFit | None) -> np.ndarray | None:
         state = self._sides[name]
         if not self.video:
-            return fit
+            return None if fit is None else fit.coeffs
+        if fit is not None and state.fit is not None and state.missing <= self.tuning.hold_frames:
+            # A sudden jump is more likely a wrong line than the road: not trusted this frame.
+            jump = np.abs(
+                np.polyval(fit.coeffs, [0.0, 0.5, 1.0])
+                - np.polyval(state.fit, [0.0, 0.5, 1.0])
+            ).max()
+            if jump > self.tuning.max_jump * self.tuning.lane_width:
+                fit = None
         if fit is None:
             state.missing += 1
             if state.missing > self.tuning.hold_frames:
@@ -188,49 +200,92 @@ class LaneDetector:
             return state.fit
         state.missing = 0
         if state.fit is None:
-            state.fit = fit
+            state.fit = fit.coeffs.copy()
         else:
             k = self.tuning.smoothing
-            state.fit = k * state.fit + (1 - k) * fit
+            state.fit = k * state.fit + (1 - k) * fit.coeffs
         return state.fit
 
-    def _line(self, fit: np.ndarray | None) -> Line | None:
-        if fit is None:
+    def _points(self, coeffs: np.ndarray | None) -> list[Point] | None:
+        if coeffs is None:
             return None
-        return [[int(round(fit[0])), self.y_bottom], [int(round(fit[1])), self.y_top]]
+        vh = self.tuning.view_height
+        xs = np.polyval(coeffs, self._row_t)
+        view = np.float32([np.column_stack([xs, (1 - self._row_t) * (vh - 1)])])
+        frame = cv2.perspectiveTransform(view, self._from_view)[0]
+        frame[:, 1] = self._rows  # the warp maps rows to rows; keep them exact
+        return [[int(round(x)), int(round(y))] for x, y in frame]
+
+    def _measures(
+        self, left: np.ndarray | None, right: np.ndarray | None
+    ) -> tuple[float | None, float | None]:
+        lw, vw = self.tuning.lane_width, self.tuning.view_width
+        m_x = LANE_WIDTH_M / lw
+        present = [c for c in (left, right) if c is not None]
+        if not present:
+            return None, None
+        a, b, _ = np.mean(present, axis=0)
+        # x(t) in metres against distance y in metres (t = y / VIEW_LENGTH_M), at the car.
+        big_a = m_x * a / VIEW_LENGTH_M**2
+        big_b = m_x * b / VIEW_LENGTH_M
+        radius = STRAIGHT_RADIUS_M
+        if big_a != 0:
+            radius = min(STRAIGHT_RADIUS_M, (1 + big_b**2) ** 1.5 / abs(2 * big_a))
+        offset = None
+        if left is not None and right is not None:
+            offset = round(float((vw / 2 - (left[2] + right[2]) / 2) * m_x), 2)
+        return round(float(radius), 1), offset
 
     def detect(self, frame: np.ndarray) -> FrameLanes:
         if frame.shape[0] != self.height or frame.shape[1] != self.width:
             raise ValueError(
                 f"frame is {frame.shape[1]}x{frame.shape[0]}, detector expects {self.width}x{self.height}"
             )
-        if not self._roi_mask.any():  # a thumbnail-sized frame has no region to search
+        if not self._usable:
             return FrameLanes(left=None, right=None)
-        segments = self.segments(frame)
-        raw_left = self._fit_side(segments, left=True)
-        raw_right = self._fit_side(segments, left=False)
+        t = self.tuning
+        view = lane_search.warp(frame, self._to_view, (t.view_width, t.view_height))
+        mask = lane_search.lane_pixels(view, t.lane_width, t.search)
+        ys, xs = np.nonzero(mask)
+        priors = {}
+        if self.video:
+            for name, state in self._sides.items():
+                if state.fit is not None:
+                    priors[name] = state.fit
+        fits = self._search(ys, xs, mask, priors)
+        left = self._smooth("left", fits["left"])
+        right = self._smooth("right", fits["right"])
+        left_points, right_points = self._points(left), self._points(right)
+        radius, offset = self._measures(left, right)
         return FrameLanes(
-            left=self._line(self._smooth("left", raw_left)),
-            right=self._line(self._smooth("right", raw_right)),
-            detected_left=raw_left is not None,
-            detected_right=raw_right is not None,
+            left=[left_points[0], left_points[-1]] if left_points else None,
+            right=[right_points[0], right_points[-1]] if right_points else None,
+            detected_left=fits["left"] is not None,
+            detected_right=fits["right"] is not None,
+            left_points=left_points,
+            right_points=right_points,
+            radius_m=radius,
+            offset_m=offset,
         )
 
 
 def draw(frame: np.ndarray, lanes: FrameLanes, y_top: int | None = None) -> np.ndarray:
-    """Draws the lanes on `frame` in place (red lines, a translucent green road between them)."""
+    """Draws the lanes on `frame` in place: red curves along the lines, a translucent green road
+    between them."""
     thickness = max(2, frame.shape[0] // 54)
-    if lanes.left and lanes.right:
-        top = y_top if y_top is not None else min(lanes.left[1][1], lanes.right[1][1])
+    left = lanes.left_points or lanes.left
+    right = lanes.right_points or lanes.right
+    if left and right:
+        top = y_top if y_top is not None else min(p[1] for p in (*left, *right))
+        top = max(0, min(top, frame.shape[0] - 1))
         band = frame[top:, :]
         shade = band.copy()
-        polygon = np.array(
-            [lanes.left[0], lanes.left[1], lanes.right[1], lanes.right[0]], dtype=np.int32
-        ) - np.array([0, top], dtype=np.int32)
+        polygon = np.array([*left, *right[::-1]], dtype=np.int32) - np.array([0, top], np.int32)
         cv2.fillPoly(shade, [polygon], (0, 160, 0))
         # Blend only the band the lanes occupy: the full frame would cost 3x as much.
         cv2.addWeighted(shade, 0.3, band, 0.7, 0, dst=band)
-    for line in (lanes.left, lanes.right):
+    for line in (left, right):
         if line:
-            cv2.line(frame, tuple(line[0]), tuple(line[1]), (0, 0, 255), thickness, cv2.LINE_AA)
+            points = np.array(line, dtype=np.int32).reshape(-1, 1, 2)
+            cv2.polylines(frame, [points], False, (0, 0, 255), thickness, cv2.LINE_AA)
     return frame
