@@ -212,6 +212,26 @@ def support(fit: LineFit) -> float:
     return fit.windows * 1000 + fit.pixels
 
 
+# A pair scoring this much needs no other horizon tried: both lines over most of the view's
+# rows, close to parallel.
+CONVINCING = 10.0
+
+
+def pair_score(view: View, left: LineFit | None, right: LineFit | None) -> float:
+    """How convincing a pair of fits is: rows (windows) with pixels of either line, a bonus
+    for both, less for lines that are not parallel, and less for a strong bend (seen from the
+    wrong horizon, straight roads look bent; real bends on the view are gentle)."""
+    present = [f for f in (left, right) if f is not None]
+    score = sum(f.windows for f in present)
+    if present:
+        bend = float(np.mean([abs(f.coeffs[0]) for f in present]))
+        score -= bend / (0.08 * view.lane_width)
+    if left is not None and right is not None:
+        widths = right.x(np.array([0.0, 0.5, 1.0])) - left.x(np.array([0.0, 0.5, 1.0]))
+        score += 4 - 20 * float(np.ptp(widths)) / view.lane_width
+    return float(score)
+
+
 def warp(frame: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     # Replicated borders: the black of a constant border next to the road would look like the
     # dark side of a stripe.

@@ -3,52 +3,40 @@ colour and gradient (stripe) tests, a sliding-window search (or, in video, a sea
 previous frame's fit), a second-order polynomial per line, sanity checks, smoothing, overlay.
 
 The bird's-eye view is small (200x160 pixels whatever the frame's size): the perspective warp
-samples the frame once, so the per-frame cost hardly grows with resolution. The warp's source
-trapezoid is given as fractions of the frame, so any size and aspect works; it assumes a camera
-looking straight ahead with the horizon a little above the middle, as dashcams are mounted.
-The steps on the bird's-eye view are in lane_search.py.
+samples the frame once, so the cost hardly grows with resolution. The warp is given as
+fractions of the frame, so any size and aspect works. Cameras sit at different heights and
+pitches, so where the horizon is varies: when the usual horizon does not give a clear pair of
+parallel lines, a few others are tried and the one that does is kept (lane_geometry.py). The
+steps on the view are in lane_search.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from media_pipeline import lane_search
+from media_pipeline.lane_geometry import Geometry, Region, ViewSize
 from media_pipeline.lane_search import LineFit, SearchTuning
 
 Point = list[int]
 Line = list[Point]  # [[x_bottom, y_bottom], [x_top, y_top]] in the frame's pixel coordinates
 
-# What a metre is on the bird's-eye view (stated in the README): a lane is 3.7 m wide (US
-# interstates, where the development footage was filmed), and the view covers about 30 m of
-# road ahead (the usual reading of a view whose top row is at 64% of the frame's height).
-LANE_WIDTH_M = 3.7
-VIEW_LENGTH_M = 30.0
-STRAIGHT_RADIUS_M = 10_000.0  # radii beyond this are reported as this: a straight road
-
-
-@dataclass(frozen=True)
-class Region:
-    """The road the bird's-eye view covers, as fractions of the frame."""
-
-    horizon: float = 0.575  # the vanishing point's row
-    top: float = 0.64  # the view's far edge (must be below the horizon)
-    lane_bottom_left: float = 0.135  # where a centred car's lane lines meet the bottom row
-    lane_bottom_right: float = 0.865
+# Horizons (fractions of the height) tried when the usual one finds no clear lane.
+HORIZONS = (0.575, 0.53, 0.62, 0.49, 0.66, 0.45, 0.41, 0.7)
 
 
 @dataclass(frozen=True)
 class Tuning:
-    view_width: int = 200
-    view_height: int = 160
-    lane_width: int = 100  # the lane in the bird's-eye view, in its pixels
+    view: ViewSize = field(default_factory=ViewSize)
+    search: SearchTuning = field(default_factory=SearchTuning)
     smoothing: float = 0.6  # weight of the smoothed fit against a new frame's fit, in video
     hold_frames: int = 5  # a line lost for a few frames keeps its last position
     max_jump: float = 0.3  # a fit this far (lane widths) from the smoothed one is not trusted
-    search: SearchTuning = field(default_factory=SearchTuning)
+    resweep_frames: int = 12  # in video, other horizons are tried at most this often
 
 
 @dataclass
@@ -95,60 +83,41 @@ class LaneDetector:
     tuning: Tuning = field(default_factory=Tuning)
 
     def __post_init__(self) -> None:
-        w, h, r, t = self.width, self.height, self.region, self.tuning
-        self.y_top = int(round(h * r.top))
-        self.y_bottom = h - 1
-        vx, vy = w / 2, h * r.horizon
-        # The trapezoid's sides run to the vanishing point, so it is a rectangle on the road.
-        scale = (self.y_top - vy) / (self.y_bottom - vy)
-        left, right = w * r.lane_bottom_left, w * r.lane_bottom_right
-        source = np.float32(
-            [
-                (left, self.y_bottom),
-                (vx + (left - vx) * scale, self.y_top),
-                (vx + (right - vx) * scale, self.y_top),
-                (right, self.y_bottom),
-            ]
-        )
-        vw, vh, lw = t.view_width, t.view_height, t.lane_width
-        self._expected = ((vw - lw) / 2, (vw + lw) / 2)
-        target = np.float32(
-            [(self._expected[0], vh - 1), (self._expected[0], 0), (self._expected[1], 0),
-             (self._expected[1], vh - 1)]
-        )  # fmt: skip
-        self._to_view = cv2.getPerspectiveTransform(source, target)
-        self._from_view = cv2.getPerspectiveTransform(target, source)
         # A frame too small for a meaningful view: no lanes, rather than upsampled noise.
-        self._usable = w >= 64 and h >= 48 and (self.y_bottom - self.y_top) >= 8
-        rows = np.linspace(self.y_bottom, self.y_top, 9)
-        on_view = cv2.perspectiveTransform(
-            np.float32([[(vx, y) for y in rows]]), self._to_view
-        )[0]
-        self._rows = rows
-        # How many frame rows each view row stands for (the fit's weights).
-        centre = np.float32([[(vw / 2, y) for y in range(vh)]])
-        frame_rows = cv2.perspectiveTransform(centre, self._from_view)[0][:, 1]
-        weight = np.abs(np.gradient(frame_rows)) if vh > 1 else np.ones(vh)
-        self._view = lane_search.View(vw, vh, lw, weight / weight.mean(), t.search)
-        self._row_t = (vh - 1 - on_view[:, 1]) / (vh - 1)  # each output row's t on the view
+        self._usable = self.width >= 64 and self.height >= 48
+        self._geometries: dict[float, Geometry] = {}
+        self.geometry = self._geometry(self.region.horizon)
         self._sides = {"left": _SideState(), "right": _SideState()}
-        self.polygon = source.round().astype(np.int32)
+        self._since_sweep = self.tuning.resweep_frames
+
+    @property
+    def y_top(self) -> int:
+        return self.geometry.y_top
+
+    def _geometry(self, horizon: float) -> Geometry:
+        if horizon not in self._geometries:
+            region = dataclasses.replace(self.region, horizon=horizon)
+            self._geometries[horizon] = Geometry(
+                self.width, self.height, region, self.tuning.view, self.tuning.search
+            )
+        return self._geometries[horizon]
 
     # --- one frame -------------------------------------------------------------------------
 
     def _search(
-        self, ys: np.ndarray, xs: np.ndarray, mask: np.ndarray, priors: dict
+        self, geometry: Geometry, ys: np.ndarray, xs: np.ndarray, mask: np.ndarray, priors: dict
     ) -> dict[str, LineFit | None]:
-        view = self._view
+        view = geometry.view
         fits: dict[str, LineFit | None] = {"left": None, "right": None}
         starts = None
         for index, name in enumerate(("left", "right")):
             prior = priors.get(name)
             if prior is not None:
-                fits[name] = lane_search.fit_line(view, *lane_search.prior_search(view, ys, xs, prior))
+                pixels = lane_search.prior_search(view, ys, xs, prior)
+                fits[name] = lane_search.fit_line(view, *pixels)
             if fits[name] is None:
                 if starts is None:
-                    starts = lane_search.fresh_starts(mask, self._expected, view.lane_width)
+                    starts = lane_search.fresh_starts(mask, geometry.expected, view.lane_width)
                 if starts[index] is not None:
                     found = lane_search.window_search(view, ys, xs, starts[index])
                     fits[name] = lane_search.fit_line(view, *found)
@@ -181,6 +150,41 @@ class LaneDetector:
                     fits[name] = fit
         return fits
 
+    def _try(
+        self, geometry: Geometry, frame: np.ndarray, priors: dict
+    ) -> tuple[dict[str, LineFit | None], float]:
+        """The fits one horizon gives, and how convincing they are: lines seen over many rows,
+        both of them, and parallel (the right horizon makes lane lines parallel on the view)."""
+        mask = lane_search.lane_pixels(
+            geometry.warp(frame), geometry.view.lane_width, self.tuning.search
+        )
+        ys, xs = np.nonzero(mask)
+        fits = self._search(geometry, ys, xs, mask, priors)
+        return fits, lane_search.pair_score(geometry.view, fits["left"], fits["right"])
+
+    def _fits(self, frame: np.ndarray) -> dict[str, LineFit | None]:
+        priors = {n: s.fit for n, s in self._sides.items() if self.video and s.fit is not None}
+        fits, score = self._try(self.geometry, frame, priors)
+        self._since_sweep += 1
+        if score >= lane_search.CONVINCING or (priors and (fits["left"] or fits["right"])):
+            return fits
+        if self.video and self._since_sweep < self.tuning.resweep_frames:
+            return fits
+        # Not convincing with this horizon: try the others, keep the best.
+        self._since_sweep = 0
+        best = (score, self.geometry, fits)
+        for horizon in HORIZONS:
+            geometry = self._geometry(horizon)
+            if geometry is self.geometry:
+                continue
+            other, other_score = self._try(geometry, frame, {})
+            if other_score > best[0] + 1.0:  # the usual horizon wins near-ties
+                best = (other_score, geometry, other)
+        if best[1] is not self.geometry:
+            self.geometry = best[1]
+            self._sides = {"left": _SideState(), "right": _SideState()}  # fits of another view
+        return best[2]
+
     def _smooth(self, name: str, fit: LineFit | None) -> np.ndarray | None:
         state = self._sides[name]
         if not self.video:
@@ -188,10 +192,9 @@ class LaneDetector:
         if fit is not None and state.fit is not None and state.missing <= self.tuning.hold_frames:
             # A sudden jump is more likely a wrong line than the road: not trusted this frame.
             jump = np.abs(
-                np.polyval(fit.coeffs, [0.0, 0.5, 1.0])
-                - np.polyval(state.fit, [0.0, 0.5, 1.0])
+                np.polyval(fit.coeffs, [0.0, 0.5, 1.0]) - np.polyval(state.fit, [0.0, 0.5, 1.0])
             ).max()
-            if jump > self.tuning.max_jump * self.tuning.lane_width:
+            if jump > self.tuning.max_jump * self.geometry.view.lane_width:
                 fit = None
         if fit is None:
             state.missing += 1
@@ -206,36 +209,6 @@ class LaneDetector:
             state.fit = k * state.fit + (1 - k) * fit.coeffs
         return state.fit
 
-    def _points(self, coeffs: np.ndarray | None) -> list[Point] | None:
-        if coeffs is None:
-            return None
-        vh = self.tuning.view_height
-        xs = np.polyval(coeffs, self._row_t)
-        view = np.float32([np.column_stack([xs, (1 - self._row_t) * (vh - 1)])])
-        frame = cv2.perspectiveTransform(view, self._from_view)[0]
-        frame[:, 1] = self._rows  # the warp maps rows to rows; keep them exact
-        return [[int(round(x)), int(round(y))] for x, y in frame]
-
-    def _measures(
-        self, left: np.ndarray | None, right: np.ndarray | None
-    ) -> tuple[float | None, float | None]:
-        lw, vw = self.tuning.lane_width, self.tuning.view_width
-        m_x = LANE_WIDTH_M / lw
-        present = [c for c in (left, right) if c is not None]
-        if not present:
-            return None, None
-        a, b, _ = np.mean(present, axis=0)
-        # x(t) in metres against distance y in metres (t = y / VIEW_LENGTH_M), at the car.
-        big_a = m_x * a / VIEW_LENGTH_M**2
-        big_b = m_x * b / VIEW_LENGTH_M
-        radius = STRAIGHT_RADIUS_M
-        if big_a != 0:
-            radius = min(STRAIGHT_RADIUS_M, (1 + big_b**2) ** 1.5 / abs(2 * big_a))
-        offset = None
-        if left is not None and right is not None:
-            offset = round(float((vw / 2 - (left[2] + right[2]) / 2) * m_x), 2)
-        return round(float(radius), 1), offset
-
     def detect(self, frame: np.ndarray) -> FrameLanes:
         if frame.shape[0] != self.height or frame.shape[1] != self.width:
             raise ValueError(
@@ -243,20 +216,11 @@ class LaneDetector:
             )
         if not self._usable:
             return FrameLanes(left=None, right=None)
-        t = self.tuning
-        view = lane_search.warp(frame, self._to_view, (t.view_width, t.view_height))
-        mask = lane_search.lane_pixels(view, t.lane_width, t.search)
-        ys, xs = np.nonzero(mask)
-        priors = {}
-        if self.video:
-            for name, state in self._sides.items():
-                if state.fit is not None:
-                    priors[name] = state.fit
-        fits = self._search(ys, xs, mask, priors)
+        fits = self._fits(frame)
         left = self._smooth("left", fits["left"])
         right = self._smooth("right", fits["right"])
-        left_points, right_points = self._points(left), self._points(right)
-        radius, offset = self._measures(left, right)
+        left_points, right_points = self.geometry.points(left), self.geometry.points(right)
+        radius, offset = self.geometry.measures(left, right)
         return FrameLanes(
             left=[left_points[0], left_points[-1]] if left_points else None,
             right=[right_points[0], right_points[-1]] if right_points else None,
