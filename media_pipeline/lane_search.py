@@ -25,12 +25,15 @@ class SearchTuning:
     window_margin: float = 0.22  # half-width of a search window, fraction of the lane width
     prior_margin: float = 0.2  # half-width of the band around a previous fit
     min_window_pixels: int = 6  # a window with fewer does not move the search
-    min_pixels: int = 40  # a line needs this many pixels...
+    min_pixels: int = 60  # a line needs this many pixels...
     min_windows: int = 2  # ...in at least this many windows
     curve_span: float = 0.45  # pixels spanning less of the height fit a straight line
     lane_width_range: tuple[float, float] = (0.6, 1.55)  # of the nominal width, at any row
     max_width_change: float = 0.35  # near vs far width, fraction of nominal: lines parallel
     max_bend: float = 0.8  # |a| (bend over the view) at most this many lane widths
+    max_drift: float = 0.7  # how far a line moves sideways over the view, in lane widths
+    max_spread: float = 0.032  # RMS distance of a line's pixels from its fit, of the lane width
+    min_share: float = 0.3  # the lines' share of all stripe pixels: less is clutter, not road
 
 
 @dataclass
@@ -38,6 +41,7 @@ class LineFit:
     coeffs: np.ndarray  # (a, b, c)
     pixels: int
     windows: int  # windows (bands of rows) that hold pixels of this line
+    spread: float = 0.0  # RMS distance of its pixels from the fit, in view pixels
 
     def x(self, t: np.ndarray | float) -> np.ndarray:
         a, b, c = self.coeffs
@@ -119,7 +123,9 @@ def fit_line(
         ys, xs = ys[near], xs[near]
         coeffs = _fit(view, ys, xs, bend)
         windows = len(np.unique(ys * tuning.windows // view.height))
-    fit = LineFit(coeffs, int(len(xs)), int(windows))
+    t = view.t(ys)
+    spread = float(np.sqrt(np.mean((((coeffs[0] * t + coeffs[1]) * t + coeffs[2]) - xs) ** 2)))
+    fit = LineFit(coeffs, int(len(xs)), int(windows), spread)
     return fit if plausible_line(view, fit) else None
 
 
@@ -191,7 +197,9 @@ def plausible_line(view: View, fit: LineFit) -> bool:
     top = a + b + c
     width, lane_width, tuning = view.width, view.lane_width, view.tuning
     return (
-        abs(a) <= tuning.max_bend * lane_width
+        fit.spread <= tuning.max_spread * lane_width
+        and abs(a) <= tuning.max_bend * lane_width
+        and max(abs(b), abs(a + b)) <= tuning.max_drift * lane_width
         and -0.25 * width <= c <= 1.25 * width
         and -0.5 * width <= top <= 1.5 * width
     )
@@ -206,6 +214,11 @@ def plausible_pair(view: View, left: LineFit, right: LineFit) -> bool:
     if widths.min() < low * lane_width or widths.max() > high * lane_width:
         return False
     return bool(np.ptp(widths) <= tuning.max_width_change * lane_width)
+
+
+def clear_alone(view: View, fit: LineFit) -> bool:
+    """A line that stands without the other: tight (painted, not clutter) over most rows."""
+    return fit.spread <= 0.025 * view.lane_width and fit.windows >= view.tuning.windows // 2 + 1
 
 
 def support(fit: LineFit) -> float:

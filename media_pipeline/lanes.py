@@ -160,6 +160,15 @@ class LaneDetector:
         )
         ys, xs = np.nonzero(mask)
         fits = self._search(geometry, ys, xs, mask, priors)
+        # Stripes everywhere (foliage, faces, fabric, noise) and a "line" through some of them
+        # is not a road: no lines rather than wrong ones.
+        explained = sum(f.pixels for f in fits.values() if f is not None)
+        if explained < self.tuning.search.min_share * len(xs):
+            fits = {"left": None, "right": None}
+        # A line without a partner has nothing to confirm it: it must be clean and long.
+        lone = [n for n, f in fits.items() if f is not None]
+        if len(lone) == 1 and not lane_search.clear_alone(geometry.view, fits[lone[0]]):
+            fits[lone[0]] = None
         return fits, lane_search.pair_score(geometry.view, fits["left"], fits["right"])
 
     def _fits(self, frame: np.ndarray) -> dict[str, LineFit | None]:
@@ -178,7 +187,10 @@ class LaneDetector:
             if geometry is self.geometry:
                 continue
             other, other_score = self._try(geometry, frame, {})
-            if other_score > best[0] + 1.0:  # the usual horizon wins near-ties
+            # Another horizon has to show a clear pair (more horizons tried would otherwise
+            # mean more chances of lines in clutter), and the usual one wins near-ties.
+            clear = other["left"] and other["right"] and other_score >= lane_search.CONVINCING
+            if clear and other_score > best[0] + 1.0:
                 best = (other_score, geometry, other)
         if best[1] is not self.geometry:
             self.geometry = best[1]
