@@ -125,7 +125,9 @@ class LaneDetector:
         if left is not None and right is not None:
             if not lane_search.plausible_pair(view, left, right):
                 # Keep the better-supported line; the other gets a second look below.
-                weaker = "left" if lane_search.support(left) < lane_search.support(right) else "right"
+                weaker = (
+                    "left" if lane_search.support(left) < lane_search.support(right) else "right"
+                )
                 fits[weaker] = None
             else:
                 # Lane lines bend alike: the line seen less (dashes) takes the other's bend,
