@@ -199,29 +199,35 @@ class LaneDetector:
             self._sides = {"left": _SideState(), "right": _SideState()}  # fits of another view
         return best[2]
 
-    def _smooth(self, name: str, fit: LineFit | None) -> np.ndarray | None:
+    def _smooth(self, name: str, fit: LineFit | None) -> tuple[np.ndarray | None, bool]:
+        """The line to report for one side, and whether this frame's own fit was trusted."""
         state = self._sides[name]
         if not self.video:
-            return None if fit is None else fit.coeffs
-        if fit is not None and state.fit is not None and state.missing <= self.tuning.hold_frames:
-            # A sudden jump is more likely a wrong line than the road: not trusted this frame.
+            return (None if fit is None else fit.coeffs), fit is not None
+        if fit is not None and state.fit is not None:
+            # A sudden jump is more likely a wrong line than the road: not trusted at once. If
+            # it persists past the hold, it is the road that moved: start again from it.
             jump = np.abs(
                 np.polyval(fit.coeffs, [0.0, 0.5, 1.0]) - np.polyval(state.fit, [0.0, 0.5, 1.0])
             ).max()
             if jump > self.tuning.max_jump * self.geometry.view.lane_width:
-                fit = None
+                state.missing += 1
+                if state.missing > self.tuning.hold_frames:
+                    state.fit, state.missing = fit.coeffs.copy(), 0
+                    return state.fit, True
+                return state.fit, False
         if fit is None:
             state.missing += 1
             if state.missing > self.tuning.hold_frames:
                 state.fit = None
-            return state.fit
+            return state.fit, False
         state.missing = 0
         if state.fit is None:
             state.fit = fit.coeffs.copy()
         else:
             k = self.tuning.smoothing
             state.fit = k * state.fit + (1 - k) * fit.coeffs
-        return state.fit
+        return state.fit, True
 
     def detect(self, frame: np.ndarray) -> FrameLanes:
         if frame.shape[0] != self.height or frame.shape[1] != self.width:
@@ -231,15 +237,15 @@ class LaneDetector:
         if not self._usable:
             return FrameLanes(left=None, right=None)
         fits = self._fits(frame)
-        left = self._smooth("left", fits["left"])
-        right = self._smooth("right", fits["right"])
+        left, trusted_left = self._smooth("left", fits["left"])
+        right, trusted_right = self._smooth("right", fits["right"])
         left_points, right_points = self.geometry.points(left), self.geometry.points(right)
         radius, offset = self.geometry.measures(left, right)
         return FrameLanes(
             left=[left_points[0], left_points[-1]] if left_points else None,
             right=[right_points[0], right_points[-1]] if right_points else None,
-            detected_left=fits["left"] is not None,
-            detected_right=fits["right"] is not None,
+            detected_left=trusted_left,
+            detected_right=trusted_right,
             left_points=left_points,
             right_points=right_points,
             radius_m=radius,

@@ -191,6 +191,27 @@ def test_video_smoothing_holds_a_briefly_lost_lane():
     assert gone.left is None and gone.right is None
 
 
+def test_video_does_not_jump_to_a_sudden_other_fit_but_settles_on_it():
+    """The camera is knocked sideways (the same road shifted 60 px, far more far ahead on the
+    bird's-eye view): a jump that size is not trusted at once (the last good lines are held,
+    and not counted as detected), then the lines follow the new view, as a still image would."""
+    bgr = cv2.imread(str(DEV_IMAGES[1]))
+    shifted = np.roll(bgr, 60, axis=1)
+    detector = LaneDetector(960, 540, video=True)
+    for _ in range(5):
+        steady = detector.detect(bgr)
+    assert steady.both
+    held = detector.detect(shifted)
+    assert held.left == steady.left and not held.both
+    still = LaneDetector(960, 540).detect(shifted)
+    for _ in range(10):
+        moved = detector.detect(shifted)
+    assert moved.both
+    for name in ("left", "right"):
+        now, alone = getattr(moved, f"{name}_points"), getattr(still, f"{name}_points")
+        assert max(abs(a[0] - b[0]) for a, b in zip(now, alone, strict=True)) <= 3
+
+
 def test_image_run_reports_lanes_in_pixels_and_writes_outputs(pipeline, data_dir, tmp_path):
     image = data_dir / "lanes" / "solidYellowLeft.jpg"
     run = pipeline("lanes", str(image), "--output", str(tmp_path))
