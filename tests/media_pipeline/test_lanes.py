@@ -148,6 +148,19 @@ def test_odd_inputs_give_no_lanes_and_no_errors(pipeline, tmp_path):
     for photo in people:
         (odd / f"people_{photo.name}").write_bytes(photo.read_bytes())
     cv2.imwrite(str(odd / "road_night.png"), night)
+    # Night footage that turns to a grey frame and to noise: the video path (priors, holds,
+    # fresh searches) through all of it.
+    with av.open(str(odd / "road_night_then_noise.mp4"), "w") as container:
+        stream = container.add_stream("libx264rgb", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 480, 270, "bgr24"
+        small = cv2.resize(night, (480, 270))
+        frames = [small] * 4 + [np.full_like(small, 128)] * 4
+        frames += [rng.integers(0, 255, small.shape, dtype=np.uint8) for _ in range(4)]
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     cv2.imwrite(str(odd / "road_wide_strip.jpg"), road[300:460])  # 960x160: odd aspect
     run = pipeline("lanes", str(odd), "--output", str(tmp_path / "out"))
     assert run.returncode == 0, run.stderr
@@ -157,7 +170,9 @@ def test_odd_inputs_give_no_lanes_and_no_errors(pipeline, tmp_path):
     found = {n for n, lanes in results.items() if lanes["left"] or lanes["right"]}
     assert found <= {"road_night.png", "road_wide_strip.jpg", "road_thumb_96x54.jpg"}, found
     assert_lanes_on_paint(road, results["road_night.png"], min_on_paint=0.3)
-    assert len(list((tmp_path / "out").glob("*_lanes.*"))) == 2 * len(results)  # image + json
+    assert len(list((tmp_path / "out").glob("*_lanes.*"))) == 2 * (len(results) + 1)  # + json
+    video = json.loads((tmp_path / "out" / "road_night_then_noise_lanes.mp4.json").read_text())
+    assert video["frames"] == 12 and video["frames_with_both_lanes"] <= 4
 
 
 def test_odd_sized_video_is_written_with_the_last_row_and_column_dropped(pipeline, tmp_path):
