@@ -84,6 +84,27 @@ def test_both_lines_within_tolerance_of_the_hand_labels(image: Path):
     assert lanes.radius_m is not None and lanes.radius_m > 200
 
 
+@pytest.mark.parametrize(
+    ("image", "top", "bottom"),
+    [("solidWhiteRight.jpg", 0.15, 0.0), ("solidYellowCurve2.jpg", 0.0, 0.12)],
+    ids=["horizon_higher", "horizon_lower"],
+)
+def test_another_camera_pitch_still_finds_the_labelled_lines(image: str, top: float, bottom: float):
+    """Cropping the sky or the bottom moves the horizon as another mounting or a bonnet would:
+    the lines are still where the labels say."""
+    bgr = cv2.imread(str(samples.LANE_IMAGES / image))
+    height = bgr.shape[0]
+    cut = int(top * height)
+    cropped = bgr[cut : height - int(bottom * height)]
+    lanes = LaneDetector(cropped.shape[1], cropped.shape[0]).detect(cropped)
+    assert lanes.both
+    for name in ("left", "right"):
+        curve = getattr(lanes, f"{name}_points")
+        for row, x in DEV_LABELS[image][name].items():
+            if int(row) - cut < cropped.shape[0] - 1:
+                assert abs(x_at(curve, int(row) - cut) - x) <= 30, (name, row, curve)
+
+
 def test_a_curve_is_drawn_as_a_curve():
     """On a bend the reported lines curve (their middle point off the straight chord) the way
     the road goes, and the annotated image shows them: red along each curve, green between."""
