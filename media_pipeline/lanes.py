@@ -43,7 +43,8 @@ class Tuning:
 class FrameLanes:
     left: Line | None
     right: Line | None
-    # What this frame alone found, before smoothing and holding: used for honest statistics.
+    # Whether this frame's own fit was found and trusted (not a sudden jump), before smoothing
+    # and holding: used for honest statistics.
     detected_left: bool = False
     detected_right: bool = False
     left_points: list[Point] | None = None  # the line as a polyline, bottom to top
