@@ -124,6 +124,9 @@ class LaneDetector:
                     fits[name] = lane_search.fit_line(view, *found)
         left, right = fits["left"], fits["right"]
         if left is not None and right is not None:
+            if priors and not lane_search.plausible_pair(view, left, right):
+                # Following the last frame led somewhere implausible: search afresh.
+                return self._search(geometry, ys, xs, mask, {})
             if not lane_search.plausible_pair(view, left, right):
                 # Keep the better-supported line; the other gets a second look below.
                 weaker = (
