@@ -87,6 +87,12 @@ class View:
         return (self.height - 1 - ys) / max(1, self.height - 1)
 
 
+def _windows(view: View, ys: np.ndarray) -> int:
+    """How many of the windows (bands of rows) hold at least one of these pixels."""
+    bands = ys * view.tuning.windows // view.height
+    return int(np.count_nonzero(np.bincount(bands, minlength=view.tuning.windows)))
+
+
 def _least_squares(t: np.ndarray, xs: np.ndarray, w: np.ndarray, degree: int) -> np.ndarray:
     """Weighted polynomial fit through the normal equations: a 2x2 or 3x3 solve costs a tenth
     of np.polyfit's general machinery, and t in [0, 1] keeps them well conditioned."""
@@ -123,7 +129,7 @@ def fit_line(
     tuning = view.tuning
     if len(xs) < tuning.min_pixels:
         return None
-    windows = len(np.unique(ys * tuning.windows // view.height))
+    windows = _windows(view, ys)
     if windows < tuning.min_windows:
         return None
     coeffs = _fit(view, ys, xs, bend)
@@ -134,7 +140,7 @@ def fit_line(
     if near.sum() >= tuning.min_pixels and near.sum() < len(xs):
         ys, xs = ys[near], xs[near]
         coeffs = _fit(view, ys, xs, bend)
-        windows = len(np.unique(ys * tuning.windows // view.height))
+        windows = _windows(view, ys)
     t = view.t(ys)
     spread = float(np.sqrt(np.mean((((coeffs[0] * t + coeffs[1]) * t + coeffs[2]) - xs) ** 2)))
     fit = LineFit(coeffs, int(len(xs)), int(windows), spread)
@@ -197,7 +203,7 @@ def fresh_starts(
     for centre, side in ((expected[0], columns < middle), (expected[1], columns >= middle)):
         # A gentle preference for the usual position: the next lane's line, a lane width away,
         # needs about twice the pixels to win.
-        weight = 1.0 / (1.0 + (np.abs(columns - centre) / lane_width) ** 2 * 1.0)
+        weight = 1.0 / (1.0 + ((columns - centre) / lane_width) ** 2)
         score = np.where(side, counts * weight, 0)
         best = int(np.argmax(score))
         starts.append(float(best) if counts[best] >= max(4, height * 0.03) else None)
