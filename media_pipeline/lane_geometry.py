@@ -98,7 +98,7 @@ class Geometry:
         view = np.float32([np.column_stack([xs, (1 - self.row_t) * (vh - 1)])])
         frame = cv2.perspectiveTransform(view, self.from_view)[0]
         frame[:, 1] = self.rows  # rows map to rows; keep them exact
-        return [[int(round(x)), int(round(y))] for x, y in frame]
+        return np.rint(frame).astype(int).tolist()
 
     def measures(
         self, left: np.ndarray | None, right: np.ndarray | None
