@@ -3,7 +3,9 @@
     python -m bench.media_pipeline.stream [--seconds 10] [--process lanes] [--cpu 0]
 
 Starts the real server (`python -m media_pipeline stream --fps 0`, i.e. as fast as it can)
-pinned to one CPU, with one MJPEG viewer connected, and reads the frame counter from /metrics.
+pinned to one CPU, with one MJPEG viewer connected, and reads the frame counter from /metrics
+and the server's CPU time from /proc (on a shared machine the wall-clock rate shows how much of
+the core others left; CPU time per frame does not depend on them).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ def metric(base: str, name: str) -> float:
     raise KeyError(name)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), in seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(source: str, process: str, seconds: float, cpu: int) -> dict[str, object]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,21 +58,30 @@ def measure(source: str, process: str, seconds: float, cpu: int) -> dict[str, ob
         viewer = urllib.request.urlopen(base + "/stream.mjpg", timeout=10)
         time.sleep(1.0)  # warm-up
         frames0, t0 = metric(base, "media_pipeline_frames_total"), time.monotonic()
+        cpu0 = cpu_seconds(server.pid)
         deadline = t0 + seconds
         received = 0
         while time.monotonic() < deadline:
             received += len(viewer.read1(1 << 16))
         frames1, t1 = metric(base, "media_pipeline_frames_total"), time.monotonic()
+        cpu1 = cpu_seconds(server.pid)
         processing = metric(base, "media_pipeline_processing_ms_average")
         viewer.close()
     finally:
         server.terminate()
         server.wait(timeout=20)
+    frames = frames1 - frames0
+    cpu_ms = (cpu1 - cpu0) * 1000 / frames if frames else None
     return {
         "source": source,
         "process": process,
         "cpu": cpu,
-        "fps": round((frames1 - frames0) / (t1 - t0), 1),
+        "fps": round(frames / (t1 - t0), 1),
+        # The server's own CPU time per frame (decode, lanes, overlay, JPEG, serving): what one
+        # core gives when nothing else runs on it, whatever the machine's load.
+        "cpu_ms_per_frame": round(cpu_ms, 2) if cpu_ms else None,
+        "fps_on_a_free_core": round(1000 / cpu_ms, 1) if cpu_ms else None,
+        "load_average_after": round(os.getloadavg()[0], 2),
         "processing_and_jpeg_ms_average": processing,
         "viewer_mbit_s": round(received * 8 / (t1 - t0) / 1e6, 1),
     }
