@@ -116,16 +116,17 @@ class Session:
         if body is not None:
             headers["Content-Type"] = content_type
         try:
-            response = self.api.call_api(
-                path,
+            serialized = self.api.param_serialize(
                 method,
+                path,
                 query_params=list(query or []),
                 header_params=headers,
                 body=body,
                 auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-                _preload_content=False,
-                _request_timeout=None if stream else _timeout(),
+            )
+            # No response types and no preloading: the raw response, non-2xx raised.
+            response = self.api._call_with_legacy_options(  # noqa: SLF001
+                serialized, {}, None, False, None if stream else _timeout(), True
             )
         except ApiException as exc:
             if exc.status == 403 and verb:

@@ -72,6 +72,10 @@ def _requested(session) -> tuple[dict[str, dict[str, float]], str]:
 
 
 def _usage(session) -> tuple[dict[str, dict[str, float]], str]:
+    # Discovery first: every identity may read it, while RBAC answers 403 before 404.
+    groups = session.request("GET", "/apis").get("groups") or []
+    if not any(group.get("name") == "metrics.k8s.io" for group in groups):
+        return {}, "metrics-server is not installed: no live usage."
     try:
         data = session.request("GET", METRICS_PATH, verb="list", resource="nodes.metrics.k8s.io")
     except NotFound:
