@@ -86,7 +86,10 @@ class PodLogConsumer(AsyncJsonWebsocketConsumer):
     def _put(self, loop: asyncio.AbstractEventLoop, message: dict) -> bool:
         """Hand a message to the socket, waiting while its queue is full; False once closed."""
         while not self.stop.is_set():
-            future = asyncio.run_coroutine_threadsafe(self.queue.put(message), loop)
+            try:
+                future = asyncio.run_coroutine_threadsafe(self.queue.put(message), loop)
+            except RuntimeError:  # the event loop is gone: the socket with it
+                return False
             try:
                 future.result(timeout=1.0)
                 return True
