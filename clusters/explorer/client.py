@@ -44,11 +44,11 @@ class Forbidden(ExplorerError):
         where = f"in namespace {namespace}" if namespace else "in all namespaces"
         if namespace is None and resource in ("nodes", "persistentvolumes", "namespaces"):
             where = "(cluster-scoped)"
+        hint = "Bind it to the ClusterRole in docker/rbac/clusterrole-explorer.yaml for cluster-wide reads"
+        if namespace:
+            hint += ", or give it controlpanel-workloads in this namespace"
         super().__init__(
-            f"The panel's service account cannot {verb} {resource} {where}. "
-            "Bind it to the ClusterRole in docker/rbac/clusterrole-explorer.yaml for "
-            "cluster-wide reads, or give it controlpanel-workloads in this namespace.",
-            status=403,
+            f"The panel's service account cannot {verb} {resource} {where}. {hint}.", status=403
         )
         self.verb, self.resource, self.namespace = verb, resource, namespace
 

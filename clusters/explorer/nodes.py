@@ -106,7 +106,8 @@ def node_report(cluster: Cluster) -> NodeReport:
         try:
             requested, report.requested_note = _requested(session)
         except Forbidden as exc:
-            requested, report.requested_note = None, exc.message
+            requested = None
+            report.requested_note = f"Requested CPU, memory and GPUs are unknown: {exc.message}"
         usage, report.metrics_note = _usage(session)
     for node in nodes:
         meta, spec, status = (

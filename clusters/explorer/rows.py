@@ -186,12 +186,20 @@ def _event(obj: dict) -> dict:
         "message": obj.get("message", ""),
         "count": obj.get("count") or 1,
         "object_kind": involved.get("kind", ""),
+        # Where the object's own page is, when the explorer shows its kind.
+        "object_slug": OBJECT_SLUGS.get(involved.get("kind", ""), ""),
         "object_name": involved.get("name", ""),
         "source": (obj.get("source") or {}).get("component", "")
         or obj.get("reportingComponent", ""),
         "last_seen": age(last),
     }
 
+
+OBJECT_SLUGS = {
+    "Pod": "pods", "Deployment": "deployments", "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets", "Job": "jobs", "CronJob": "cronjobs", "Service": "services",
+    "PersistentVolumeClaim": "persistentvolumeclaims", "ConfigMap": "configmaps",
+}  # fmt: skip
 
 SUMMARIES = {
     "pods": _pod,
