@@ -41,7 +41,13 @@ def kube_cluster(kube_kubeconfig, kube_namespace):
 
 
 def test_the_preview_reports_an_admission_error_and_creates_nothing(
-    presets, kube_cluster, kube_namespace, kube_admin_api, operator_api, viewer_api
+    presets,
+    kube_cluster,
+    kube_namespace,
+    kube_admin_api,
+    operator_api,
+    viewer_api,
+    operator_client,
 ):
     """The manifests pass the dry-run; once a ResourceQuota allows no ConfigMap, the dry-run
     shows the quota admission's refusal for that object. Nothing is ever created; viewers
@@ -71,6 +77,14 @@ def test_the_preview_reports_an_admission_error_and_creates_nothing(
     configmap, job = refused.json()
     assert (configmap["accepted"], job["accepted"]) == (False, True)
     assert "exceeded quota" in configmap["message"] and "no-configmaps" in configmap["message"]
+    assert core.list_namespaced_config_map(ns, field_selector="metadata.name=settings").items == []
+    # The same from the run form's Preview button.
+    page = operator_client.post(
+        "/templates/raw-manifest/preview/", {"cluster": kube_cluster.pk, "manifest": FINE}
+    )
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="run-preview"' in html
+    assert html.count("status-error") == 1 and "exceeded quota" in html
     assert core.list_namespaced_config_map(ns, field_selector="metadata.name=settings").items == []
     assert k8s.BatchV1Api(kube_admin_api).list_namespaced_job(ns).items == []
 
