@@ -359,7 +359,22 @@ def test_a_pods_log_is_followed_live_for_the_viewer(
         "spec": {"containers": [{"name": "main", "image": "busybox"}]},
     }  # fmt: skip
     core.create_namespaced_pod(ns, pod)
+    crasher = {
+        "metadata": {"name": "crasher", "annotations": {
+            "standin-kubelet/log": "crashing now", "standin-kubelet/run-seconds": "0.2",
+            "standin-kubelet/exit-code": "3"}},
+        "spec": {"restartPolicy": "Always", "containers": [{"name": "main", "image": "busybox"}]},
+    }  # fmt: skip
+    core.create_namespaced_pod(ns, crasher)
     wait_for(lambda: core.read_namespaced_pod("talker", ns).status.phase == "Running", timeout=30)
+    wait_for(
+        lambda: (
+            (core.read_namespaced_pod("crasher", ns).status.container_statuses or [None])[0]
+            and core.read_namespaced_pod("crasher", ns).status.container_statuses[0].restart_count
+            >= 2  # two attempts have logged: the kubelet has a previous one to serve
+        ),
+        timeout=30,
+    )
     token = token_for(viewer_user)
     path = f"/ws/clusters/{kube_cluster.pk}/namespaces/{ns}/pods/talker/logs/main/current/"
 
@@ -382,9 +397,16 @@ def test_a_pods_log_is_followed_live_for_the_viewer(
         assert (await missing.connect())[0]
         error = json.loads(await missing.receive_from(timeout=15))
         closed = await missing.receive_output(timeout=15)
-        return live, lines, again, error, closed
+        previous = communicator(
+            path.replace("talker", "crasher").replace("/current/", "/previous/"), token=token
+        )
+        assert (await previous.connect())[0]
+        before_end, ended = await receive_until_type(previous, "ended", timeout=15)
+        await previous.disconnect()
+        return live, lines, again, error, closed, before_end
 
-    live, lines, again, error, closed = asyncio.run(scenario())
+    live, lines, again, error, closed, before_end = asyncio.run(scenario())
+    assert [m["text"] for m in before_end][-1] == "crashing now"
     assert live["cursor"] == 0
     assert "scripted" in lines[0]["text"]  # the stand-in kubelet's own first line
     assert [(m["cursor"], m["pod"], m["text"]) for m in lines[1:]] == [
