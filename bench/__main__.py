@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench.live.log_bench --rate 5000 --seconds 20 --browser",
     "bench.load",
     "bench.faces.service_bench --backends 1 --backends 2 --copies 20",
+    "bench.explorer",
 ]
 
 

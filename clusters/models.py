@@ -159,6 +159,27 @@ class Volume(models.Model):
         return f"{self.cluster}/{self.name}"
 
 
+class ClusterHealthCheck(models.Model):
+    """One periodic health check's result, kept for the cluster's health history chart."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="health_checks")
+    checked_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=16, choices=ClusterStatus.choices)
+    nodes = models.PositiveIntegerField(default=0)
+    ready_nodes = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How long the API server took to answer the check."
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["cluster", "-checked_at"]
+        indexes = [models.Index(fields=["cluster", "-checked_at"], name="health_cluster_time")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} {self.status} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
 # The Azure models live in their own module; importing them here registers them with the app.
 from clusters.azure.models import (  # noqa: E402,F401
     AksCluster,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +24,7 @@ from clusters.choices import (
     CredentialKind,
     PodSecurityLevel,
 )
+from clusters.explorer import health
 from clusters.models import Cluster, Credential
 from clusters.probe import ProbeError, Snapshot, probe_kubernetes, probe_local
 from clusters.validators import clean_host_path_exemptions
@@ -332,7 +334,9 @@ def cluster_refresh(*, cluster_id: int) -> Cluster | None:
     cluster = Cluster.objects.select_related("credential").filter(pk=cluster_id).first()
     if cluster is None or cluster.status in (ClusterStatus.PROVISIONING, ClusterStatus.DELETING):
         return cluster
+    started = time.monotonic()
     snapshot = cluster_snapshot(cluster)
+    latency_ms = round((time.monotonic() - started) * 1000)
     fields = {"status": snapshot.status, "last_error": snapshot.error, "checked_at": timezone.now()}
     if not snapshot.error:
         fields |= {
@@ -344,6 +348,10 @@ def cluster_refresh(*, cluster_id: int) -> Cluster | None:
     Cluster.objects.filter(pk=cluster.pk).exclude(
         status__in=(ClusterStatus.PROVISIONING, ClusterStatus.DELETING)
     ).update(**fields)
+    health.check_record(
+        cluster=cluster, status=snapshot.status, nodes=snapshot.nodes,
+        latency_ms=None if snapshot.error else latency_ms, error=snapshot.error,
+    )  # fmt: skip
     if snapshot.error:
         logger.warning("cluster %s is %s: %s", cluster.name, snapshot.status, snapshot.error)
     cluster.refresh_from_db()

@@ -30,4 +30,5 @@ urlpatterns = [
     ),
     path("credentials/<id:pk>/test/", views.CredentialTestView.as_view(), name="credential-test"),
     path("", include("clusters.azure.urls")),
+    path("", include("clusters.explorer.urls")),
 ]

@@ -11,6 +11,7 @@ from django.views import View
 from clusters import kubeconfig as kubeconfig_mod
 from clusters import selectors, services
 from clusters.choices import CredentialKind
+from clusters.explorer import health
 from clusters.forms import (
     AzureCredentialForm,
     ClusterEditForm,
@@ -45,7 +46,10 @@ class ClusterDetailView(RoleRequiredMixin, View):
         template = (
             "clusters/_cluster_status.html" if request.htmx else "clusters/cluster_detail.html"
         )
-        return render(request, template, {"cluster": cluster, "capacity": cluster.capacity()})
+        return render(request, template, {
+            "cluster": cluster, "capacity": cluster.capacity(),
+            "health_chart": None if request.htmx else health.chart(cluster),
+        })  # fmt: skip
 
 
 class ClusterRefreshView(RoleRequiredMixin, View):

@@ -207,6 +207,8 @@ CELERY_TASK_ROUTES = {
     "faces.tasks.image_process_task": {"queue": FACES_QUEUE},
 }
 HEALTH_CHECK_INTERVAL = env_int("HEALTH_CHECK_INTERVAL", 60)
+# How long each cluster's health checks are kept for its history chart.
+HEALTH_HISTORY_DAYS = env_int("HEALTH_HISTORY_DAYS", 7)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 CHANNEL_LAYERS = {

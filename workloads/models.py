@@ -57,6 +57,10 @@ class Run(models.Model):
     handle = models.JSONField(
         default=dict, blank=True, help_text="Runtime handle: pids, work dir, object names."
     )
+    manifests = models.JSONField(
+        default=list, blank=True,
+        help_text="The Kubernetes objects the panel sent to start the run (its View YAML).",
+    )  # fmt: skip
     rerun_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
     )

@@ -30,6 +30,20 @@ def run_detail(pk: int) -> Run | None:
     return run_list().prefetch_related("pods", "outputs", "face_results").filter(pk=pk).first()
 
 
+def run_manifests_yaml(run: Run) -> str:
+    """What the panel sent to start the run, as YAML, with credentials redacted."""
+    from clusters.explorer.redact import as_yaml, redact
+
+    return "---\n".join(as_yaml(redact(obj)[0]) for obj in run.manifests)
+
+
+def run_explorer_selector(run: Run) -> tuple[str, str]:
+    """Where the run's objects are on its cluster: (namespace, label selector)."""
+    from clusters.runtimes.manifests import run_selector
+
+    return run.handle.get("namespace", run.cluster.namespace), run_selector(run.pk)
+
+
 def run_log_page(
     *, run: Run, since: int = 0, limit: int = 500, search: str = "", pod: str = ""
 ) -> list[RunLogLine]:

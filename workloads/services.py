@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import urllib3
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from kubernetes.client.exceptions import ApiException
 
 from clusters import podsecurity
+from clusters.explorer.redact import as_yaml, redact
+from clusters.kubeconfig import KubeconfigError
 from clusters.models import Cluster
+from clusters.runtimes import runtime_for
+from clusters.runtimes.base import StartRejected
 from core.choices import AuditAction
 from core.services import Actor, audit_record
 from workloads.choices import ACTIVE_STATES, FINAL_STATES, RunState, TemplateKind
@@ -75,6 +81,36 @@ def run_prepare(*, template: WorkloadTemplate, cluster: Cluster, params: Any) ->
         level = cluster.pod_security_level
         raise ValidationError({field: [v.message(level) for v in violations]})
     return cleaned
+
+
+def run_preview(*, template: WorkloadTemplate, cluster: Cluster, params: Any) -> list[dict]:
+    """What a run would send, and the API server's verdict on each object in a server-side
+    dry-run; nothing is created. Raises ValidationError as run_create does."""
+    cleaned = run_prepare(template=template, cluster=cluster, params=params)
+    if cluster.is_local:
+        raise ValidationError(
+            {"cluster": "The local cluster runs processes, not Kubernetes objects: "
+             "there is nothing to preview."}
+        )  # fmt: skip
+    spec = build_spec(kind=template.kind, params=cleaned, cluster=cluster, run_id=0)
+    try:
+        results = runtime_for(cluster).preview(spec)
+    except StartRejected as exc:
+        raise ValidationError({"cluster": str(exc)}) from None
+    except (ApiException, KubeconfigError, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ValidationError(
+            {"cluster": f"{cluster.name} could not be asked for a dry-run: {exc}"[:500]}
+        ) from None
+    return [
+        {
+            "kind": result.object["kind"],
+            "name": result.object["metadata"]["name"],
+            "accepted": result.accepted,
+            "message": result.message,
+            "yaml": as_yaml(redact(result.object)[0]),
+        }
+        for result in results
+    ]
 
 
 @transaction.atomic

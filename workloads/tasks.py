@@ -40,7 +40,8 @@ def run_submit_task(run_id: int) -> None:
         logger.exception("run %s: start failed", run_id)
         run_finish(run_id=run_id, state=RunState.FAILED, error=f"could not start: {exc}"[:2000])
         return
-    Run.objects.filter(pk=run_id).update(handle=handle)
+    manifests = handle.pop("manifests", [])
+    Run.objects.filter(pk=run_id).update(handle=handle, manifests=manifests)
     run_monitor_task.delay(run_id)
 
 

@@ -7,6 +7,7 @@ from workloads import views
 urlpatterns = [
     path("runs/", views.RunListView.as_view(), name="run-list"),
     path("runs/<id:pk>/", views.RunDetailView.as_view(), name="run-detail"),
+    path("runs/<id:pk>/yaml/", views.RunYamlView.as_view(), name="run-yaml"),
     path("runs/<id:pk>/status/", views.RunStatusFragmentView.as_view(), name="run-status"),
     path("runs/<id:pk>/cancel/", views.RunCancelView.as_view(), name="run-cancel"),
     path("runs/<id:pk>/rerun/", views.RunRerunView.as_view(), name="run-rerun"),
@@ -20,6 +21,11 @@ urlpatterns = [
     path("runs/<id:pk>/log.txt", views.RunLogDownloadView.as_view(), name="run-log-download"),
     path("templates/", views.TemplateListView.as_view(), name="template-list"),
     path("templates/<slug:slug>/run/", views.TemplateRunView.as_view(), name="template-run"),
+    path(
+        "templates/<slug:slug>/preview/",
+        views.TemplatePreviewView.as_view(),
+        name="template-preview",
+    ),
     path("templates/<slug:slug>/save-as/", views.TemplateSaveView.as_view(), name="template-save"),
     path(
         "templates/<slug:slug>/delete/", views.TemplateDeleteView.as_view(), name="template-delete"

@@ -68,6 +68,18 @@ def _not_found():
     raise Http404("No such run.")
 
 
+class RunYamlView(RoleRequiredMixin, View):
+    """View YAML: the objects the panel sent to start the run (credentials redacted)."""
+
+    def get(self, request, pk: int):
+        run = selectors.run_detail(pk) or _not_found()
+        namespace, labels = selectors.run_explorer_selector(run)
+        return render(request, "workloads/run_yaml.html", {
+            "run": run, "yaml": selectors.run_manifests_yaml(run),
+            "namespace": namespace, "labels": labels,
+        })  # fmt: skip
+
+
 class RunStatusFragmentView(RoleRequiredMixin, View):
     """What the detail page polls every 2 s while the run is active (stops once it is not)."""
 
@@ -175,6 +187,27 @@ class TemplateRunView(RoleRequiredMixin, View):
                 messages.success(request, f"Run {run.pk} started on {run.cluster.name}.")
                 return redirect("run-detail", pk=run.pk)
         return self._render(request, template, form, status=400)
+
+
+class TemplatePreviewView(RoleRequiredMixin, View):
+    """Before a run starts: its manifests and the API server's server-side dry-run verdict."""
+
+    write_role = Role.OPERATOR
+
+    def post(self, request, slug: str):
+        template = get_object_or_404(selectors.template_list(), slug=slug)
+        form = RunForm(request.POST, template=template)
+        results = None
+        if form.is_valid():
+            try:
+                results = services.run_preview(
+                    template=template, cluster=form.cleaned_data["cluster"], params=form.params()
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+        return render(request, "workloads/template_run.html", {
+            "wtemplate": template, "form": form, "preview": results, "previewed": results is not None,
+        }, status=200 if results is not None else 400)  # fmt: skip
 
 
 class TemplateSaveView(RoleRequiredMixin, View):

@@ -117,11 +117,19 @@ def create(sp: ServicePrincipal, aks: AksCluster, progress: Progress) -> str:
 
 
 def admin_kubeconfig(sp: ServicePrincipal, aks: AksCluster) -> str:
+    return cluster_kubeconfig(sp, aks, admin=True)
+
+
+def cluster_kubeconfig(sp: ServicePrincipal, aks: AksCluster, *, admin: bool) -> str:
+    """The cluster's admin kubeconfig (cluster-admin, local accounts) or its user kubeconfig
+    (signs in with Microsoft Entra ID), fetched from Azure now."""
     client = clients.containerservice(sp)
-    found = client.managed_clusters.list_cluster_admin_credentials(
-        aks.resource_group, aks.azure_name
+    fetch = (
+        client.managed_clusters.list_cluster_admin_credentials
+        if admin
+        else client.managed_clusters.list_cluster_user_credentials
     )
-    value = found.kubeconfigs[0].value
+    value = fetch(aks.resource_group, aks.azure_name).kubeconfigs[0].value
     # The SDK decodes the base64 `value` to bytes; older versions hand back the base64 text.
     raw = bytes(value) if isinstance(value, bytes | bytearray) else base64.b64decode(value)
     return raw.decode()

@@ -206,3 +206,40 @@ def file_share_create(
     audit_record(actor=actor, action=AuditAction.CREATE, obj=share, changes={"account": account_name, "share": share_name})  # fmt: skip
     _enqueue(op)
     return op
+
+
+KUBECONFIG_KINDS = ("admin", "user")
+
+
+def aks_kubeconfig_download(*, actor: Actor, cluster: Cluster, which: str) -> str:
+    """The admin or user kubeconfig of an AKS cluster the panel provisioned, fetched from Azure
+    now for an admin, audited; the panel keeps no copy of what it hands out."""
+    from azure.core.exceptions import AzureError
+    from django.core.exceptions import PermissionDenied
+
+    from clusters.azure import aks as aks_mod
+    from clusters.azure.errors import describe
+    from clusters.services import service_principal_of
+    from core.choices import Role
+    from core.selectors import has_role
+
+    if actor.user is None or not has_role(actor.user, Role.ADMIN):
+        raise PermissionDenied("Only admins download a cluster's kubeconfig.")
+    if which not in KUBECONFIG_KINDS:
+        raise AzureInputError("which", "Ask for the admin or the user kubeconfig.")
+    record = AksCluster.objects.filter(cluster=cluster).first()
+    if cluster.kind != ClusterKind.AKS or record is None or cluster.cloud_credential is None:
+        raise AzureInputError(
+            "cluster", f"{cluster.name} is not an AKS cluster the panel provisioned."
+        )
+    try:
+        text = aks_mod.cluster_kubeconfig(
+            service_principal_of(cluster.cloud_credential), record, admin=which == "admin"
+        )
+    except AzureError as exc:
+        raise AzureInputError("cluster", str(describe(exc))) from None
+    audit_record(
+        actor=actor, action=AuditAction.VIEW, obj=cluster,
+        changes={"kubeconfig": which, "downloaded": True},
+    )  # fmt: skip
+    return text

@@ -16,6 +16,9 @@ urlpatterns = [
     ),  # fmt: skip
     path("aks/<id:pk>/delete/", v.AksDeleteView.as_view(), name="aks-delete"),
     path(
+        "aks/<id:pk>/kubeconfig/<str:which>/", v.AksKubeconfigView.as_view(), name="aks-kubeconfig"
+    ),
+    path(
         "aks/<id:pk>/upgrade-versions/",
         v.AksUpgradeVersionsView.as_view(),
         name="aks-upgrade-versions",

@@ -370,3 +370,27 @@ class RegistryDetailView(RoleRequiredMixin, View):
             return self._render(request, registry, form, 400)
         messages.success(request, f"Pull secret {secret.secret_name} is in {secret.namespace}.")
         return redirect("registry-detail", pk=registry.pk)
+
+
+class AksKubeconfigView(RoleRequiredMixin, View):
+    """POST: the admin or user kubeconfig of an AKS cluster, as a download (admins; audited).
+    Fetched from Azure for this response only, never stored or shown again."""
+
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+
+    def post(self, request, pk: int, which: str):
+        cluster = get_object_or_404(Cluster, pk=pk, kind="aks")
+        try:
+            text = azure_services.aks_kubeconfig_download(
+                actor=Actor.from_request(request), cluster=cluster, which=which
+            )
+        except azure_services.AzureInputError as exc:
+            messages.error(request, exc.message)
+            return redirect("cluster-detail", pk=cluster.pk)
+        response = HttpResponse(text, content_type="application/yaml")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{cluster.name}-{which}.kubeconfig"'
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 import urllib3
@@ -20,6 +21,15 @@ from clusters.runtimes import manifests
 from clusters.runtimes.base import LogLine, PodStatus, RunStatus, StartRejected, WorkloadSpec
 
 DELETE_BACKGROUND = k8s.V1DeleteOptions(propagation_policy="Background")
+
+
+@dataclass
+class DryRun:
+    """One rendered object and what the API server said of it in a server-side dry-run."""
+
+    object: dict
+    accepted: bool
+    message: str
 
 
 def supports_indexed_jobs(git_version: str) -> bool:
@@ -63,26 +73,50 @@ class KubernetesRuntime:
     def _api(self) -> k8s.ApiClient:
         return kubeconfig.api_client(self._kubeconfig)
 
+    def _render(self, api: k8s.ApiClient, spec: WorkloadSpec) -> tuple[list[dict], str, bool]:
+        """The objects a run would create, checked against the schema and the cluster's Pod
+        Security level as it is now; with the server's version and whether Jobs are indexed."""
+        version = k8s.VersionApi(api).get_code().git_version
+        indexed = (
+            spec.shard_count > 1 and supports_indexed_jobs(version) and pipeline_accepts_shards()
+        )
+        objects = manifests.render(spec, self.namespace, indexed_jobs=indexed)
+        for obj in objects:
+            try:
+                manifests.validate(obj)
+            except manifests.ManifestInvalid as exc:
+                raise StartRejected(str(exc)) from None
+        # The last line: whatever was checked when the run was created, what is applied now
+        # meets the cluster's level as it is now.
+        violations = podsecurity.check_for_cluster(self.cluster, objects)
+        if violations:
+            raise StartRejected(podsecurity.refusal(self.cluster, violations))
+        return objects, version, indexed
+
+    def preview(self, spec: WorkloadSpec) -> list[DryRun]:
+        """Render the run and ask the API server to admit each object without keeping it
+        (server-side dry-run): admission errors show before anything exists."""
+        api = self._api()
+        try:
+            objects, _, _ = self._render(api, spec)
+            results = []
+            for obj in objects:
+                try:
+                    _creator(api, obj["kind"])(
+                        self.namespace, obj, dry_run="All", _preload_content=False
+                    )
+                except ApiException as exc:
+                    results.append(DryRun(obj, False, _api_message(exc)))
+                else:
+                    results.append(DryRun(obj, True, "accepted (dry run)"))
+            return results
+        finally:
+            api.close()
+
     def start(self, spec: WorkloadSpec) -> dict:
         api = self._api()
         try:
-            version = k8s.VersionApi(api).get_code().git_version
-            indexed = (
-                spec.shard_count > 1
-                and supports_indexed_jobs(version)
-                and pipeline_accepts_shards()
-            )
-            objects = manifests.render(spec, self.namespace, indexed_jobs=indexed)
-            for obj in objects:
-                try:
-                    manifests.validate(obj)
-                except manifests.ManifestInvalid as exc:
-                    raise StartRejected(str(exc)) from None
-            # The last line: whatever was checked when the run was created, what is applied now
-            # meets the cluster's level as it is now.
-            violations = podsecurity.check_for_cluster(self.cluster, objects)
-            if violations:
-                raise StartRejected(podsecurity.refusal(self.cluster, violations))
+            objects, version, indexed = self._render(api, spec)
             created = []
             for obj in objects:
                 try:
@@ -110,6 +144,8 @@ class KubernetesRuntime:
             "runtime": "kubernetes", "namespace": self.namespace, "run_id": spec.run_id,
             "objects": created, "server_version": version, "indexed": indexed,
             "expected_pods": expected, "endpoints": endpoints,
+            # What was sent, for the run's "View YAML" (the run keeps it; see run_submit_task).
+            "manifests": objects,
         }  # fmt: skip
 
     def status(self, handle: dict) -> RunStatus:

@@ -15,7 +15,7 @@
   var DRAW_MS = 50;
   var lastCursor = null, socket = null, backoff = 500, lastMessage = 0, sinceAck = 0;
   var pending = [], scheduled = false, ownScrollTop = -1, shown = 0, lastDrawn = 0;
-  var colours = {};
+  var colours = {}, lastError = "";
 
   function colour(pod) {
     if (!(pod in colours)) {
@@ -105,7 +105,7 @@
   function connect() {
     var path = panel.dataset.logWs + (lastCursor === null ? "?tail=1000" : "?after=" + lastCursor);
     socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + path, ["controlpanel"]);
-    socket.onopen = function () { backoff = 500; lastMessage = Date.now(); };
+    socket.onopen = function () { backoff = 500; lastMessage = Date.now(); lastError = ""; };
     socket.onmessage = function (event) {
       lastMessage = Date.now();
       var msg = JSON.parse(event.data);
@@ -125,13 +125,16 @@
         sinceAck = 0;
       }
       if (msg.type === "gone") setState("run deleted", "closed");
+      // A pod's log (the cluster explorer): why it stopped, and the end of a finished log.
+      if (msg.type === "error") { lastError = msg.message; setState(msg.message, "closed"); }
+      if (msg.type === "ended") setState("ended", "closed");
     };
     socket.onclose = function (event) {
       if (event.code === 4401 || event.code === 4403 || event.code === 4404) {
-        setState(event.code === 4404 ? "run deleted" : "not allowed", "closed");
+        setState(lastError || (event.code === 4404 ? "run deleted" : "not allowed"), "closed");
         return;
       }
-      setState("reconnecting", "reconnecting");
+      setState(lastError ? "reconnecting (" + lastError + ")" : "reconnecting", "reconnecting");
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 10000);
     };

@@ -80,6 +80,8 @@ class FakeAzure:
     def __init__(self, pki: TestPki, kubeconfig: str = ""):
         self.pki = pki
         self.kubeconfig = kubeconfig
+        # What listClusterUserCredential answers (the admin kubeconfig when empty).
+        self.user_kubeconfig = ""
         self.lock = threading.RLock()
         self.apps: dict[tuple[str, str], str] = {
             (self.tenant_id, self.client_id): self.client_secret

@@ -178,6 +178,11 @@ def _action(fake: FakeAzure, method, parent_key, kind, action, group) -> Answer:
         answer = example(CS + "ManagedClustersListClusterAdminCredentials.json")
         answer["kubeconfigs"][0].update(name="clusterAdmin", value=b64(fake.kubeconfig))
         return 200, answer, {}
+    if method == "POST" and action == "listclusterusercredential":
+        answer = example(CS + "ManagedClustersListClusterUserCredentials.json")
+        user = fake.user_kubeconfig or fake.kubeconfig
+        answer["kubeconfigs"][0].update(name="clusterUser", value=b64(user))
+        return 200, answer, {}
     if method == "POST" and action == "listkeys":
         answer = example("storage/StorageAccountListKeys.json")
         account = parent["name"]

@@ -140,3 +140,15 @@ class RunEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = RunEvent
         fields = ["id", "kind", "data", "pod", "time", "log_cursor"]
+
+
+class PreviewItemSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    accepted = serializers.BooleanField(help_text="The API server admitted it (dry run).")
+    message = serializers.CharField(help_text="The admission error when refused.")
+    yaml = serializers.CharField(help_text="The rendered object (credentials redacted).")
+
+
+class RunManifestsSerializer(serializers.Serializer):
+    yaml = serializers.CharField(help_text="Every object sent, as YAML documents; '' if none.")

@@ -14,9 +14,11 @@ from core.services import Actor
 from workloads import selectors, services
 from workloads.api.serializers import (
     LogPageSerializer,
+    PreviewItemSerializer,
     RunCreateSerializer,
     RunDetailSerializer,
     RunEventSerializer,
+    RunManifestsSerializer,
     RunSerializer,
     TemplateSerializer,
 )
@@ -63,6 +65,16 @@ class TemplateViewSet(
             raise _drf_error(exc) from exc
 
 
+def _template_and_cluster(data: dict):
+    template = selectors.template_get_by_ref(data["template"])
+    if template is None:
+        raise serializers.ValidationError({"template": f"No template {data['template']!r}."})
+    cluster = cluster_get_by_ref(data["cluster"])
+    if cluster is None:
+        raise serializers.ValidationError({"cluster": f"No cluster {data['cluster']!r}."})
+    return template, cluster
+
+
 @extend_schema_view(
     list=extend_schema(summary="List runs (filter by state, template, cluster)"),
     retrieve=extend_schema(summary="A run: state, progress, pods, outputs, face results"),
@@ -107,12 +119,7 @@ class RunViewSet(
         serializer = RunCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        template = selectors.template_get_by_ref(data["template"])
-        if template is None:
-            raise serializers.ValidationError({"template": f"No template {data['template']!r}."})
-        cluster = cluster_get_by_ref(data["cluster"])
-        if cluster is None:
-            raise serializers.ValidationError({"cluster": f"No cluster {data['cluster']!r}."})
+        template, cluster = _template_and_cluster(data)
         try:
             run = services.run_create(
                 actor=Actor.from_request(request),
@@ -129,6 +136,35 @@ class RunViewSet(
             services.run_delete(actor=Actor.from_request(self.request), run=instance)
         except DjangoValidationError as exc:
             raise _drf_error(exc) from exc
+
+    @extend_schema(
+        summary="Preview a run: its manifests and a server-side dry-run (nothing is created)",
+        description="The same checks as creating the run, then each rendered object is sent to "
+        "the API server with `dryRun=All`: `accepted` false carries the admission error.",
+        request=RunCreateSerializer,
+        responses=PreviewItemSerializer(many=True),
+    )
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        serializer = RunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        template, cluster = _template_and_cluster(serializer.validated_data)
+        try:
+            results = services.run_preview(
+                template=template, cluster=cluster, params=serializer.validated_data["params"]
+            )
+        except DjangoValidationError as exc:
+            raise _drf_error(exc) from exc
+        return Response(PreviewItemSerializer(results, many=True).data)
+
+    @extend_schema(
+        summary="What the panel sent to start the run (View YAML; credentials redacted)",
+        responses=RunManifestsSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def manifests(self, request, pk=None):
+        run = self.get_object()
+        return Response({"yaml": selectors.run_manifests_yaml(run)})
 
     @extend_schema(summary="Cancel a run", request=None, responses={202: RunSerializer})
     @action(detail=True, methods=["post"])
