@@ -156,13 +156,14 @@ class CameraRelay:
                         if now >= lease_due:
                             lease_due = now + LEASE_MS / 3000
                             await redis.set(key, self.token, px=LEASE_MS)
-                            fps = counted / max(now - counted_since, 1e-3)
-                            latency = max(0.0, time.time() - frame.captured_ms / 1000)
-                            await redis.set(
-                                stats_key(self.camera_id),
-                                f"{fps:.3f} {latency:.3f}",
-                                px=LEASE_MS,
-                            )
+                            if counted:  # a rate needs frames: not at the first one
+                                fps = counted / max(now - counted_since, 1e-3)
+                                latency = max(0.0, time.time() - frame.captured_ms / 1000)
+                                await redis.set(
+                                    stats_key(self.camera_id),
+                                    f"{fps:.3f} {latency:.3f}",
+                                    px=LEASE_MS,
+                                )
                             counted, counted_since = 0, now
                         counted += 1
                         self.frames += 1

@@ -81,6 +81,12 @@ def test_metrics_report_runs_faces_queues_cameras_clusters_and_requests(client, 
                                monitor_seen_at=now - timedelta(seconds=300))  # fmt: skip
     FaceImage.objects.create(source="volume", volume="v", path="a.jpg", status="pending")
     FaceImage.objects.create(source="volume", volume="v", path="b.jpg", status="processed")
+    serve = WorkloadTemplate.objects.create(
+        slug="face-recognition-service", name="Faces", kind="face-recognition-service"
+    )
+    backend_name = f"metrics-serve-{stuck.pk}"
+    Run.objects.create(template=serve, cluster=local, state="running", handle={
+        "runtime": "local", "endpoints": {backend_name: "http://127.0.0.1:9"}})  # fmt: skip
     credential = Credential.objects.create(name="sp", kind="azure")
     AzureOperation.objects.create(kind="scale_pool", credential=credential, status="running")
     AzureOperation.objects.create(kind="scale_pool", credential=credential, status="succeeded")
@@ -124,6 +130,23 @@ def test_metrics_report_runs_faces_queues_cameras_clusters_and_requests(client, 
     assert any(labels["view"] == "unmatched" and labels["status"] == "404"
                for name, labels, v in requests if name.endswith("_total"))  # fmt: skip
     assert "controlpanel_http_request_duration_seconds" in families
+    assert value(families, "controlpanel_faces_breaker_state", backend=backend_name,
+                 state="closed") == 1  # fmt: skip
+    assert (
+        value(families, "controlpanel_faces_breaker_state", backend=backend_name, state="open") == 0
+    )
+    assert {v for name, _, v in families["controlpanel_metrics_errors"]
+            if name.endswith("_total")} == {0}  # every part was read  # fmt: skip
+
+    # The back-end's circuit opens: the scrape says so (the rule "breaker open" fires on it).
+    from faces.backend import Endpoint
+    from faces.breaker import breaker_for
+
+    breaker_for(Endpoint(backend_name, "http://127.0.0.1:9")).open()
+    families = scrape(client)
+    assert (
+        value(families, "controlpanel_faces_breaker_state", backend=backend_name, state="open") == 1
+    )
 
 
 def _alert_rules() -> list[dict]:

@@ -37,6 +37,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 PROCESSES = ("web", "web2", "worker", "worker2", "monitor")
 PASSWORD = "replicas-pass-4821"
+METRICS_TOKEN = "replicas-scrape-token"
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """One /metrics scrape of a web process: {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = requests.get(f"{url}/metrics", timeout=10,
+                            headers={"Authorization": f"Bearer {METRICS_TOKEN}"})  # fmt: skip
+    assert response.status_code == 200, response.text[:300]
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(response.text) for s in family.samples}  # fmt: skip
 
 
 class CountingCamera(ThreadingHTTPServer):
@@ -101,6 +113,7 @@ def replicas(fault_postgres, tmp_path_factory):
     stack = start_stack(
         tmp_path_factory.mktemp("replicas"),
         fault_postgres.url(connection.settings_dict["NAME"]),
+        extra_env={"METRICS_TOKEN": METRICS_TOKEN},
         processes=PROCESSES,
     )
     stack.postgres = fault_postgres
@@ -170,6 +183,20 @@ def test_two_web_processes_and_two_workers_serve_as_one_panel(on_replicas):
         stack.url = one
         wait_for(lambda: all(frames(viewer) >= 20 for viewer in viewers), timeout=30)
         assert (camera_server.connections, camera_server.most_open) == (1, 1)
+        # Whichever process pulls, every web process reports the live camera (from Redis).
+        # The first rate is measured over the puller's first couple of seconds.
+        for url in (one, two):
+            metrics = wait_for(
+                lambda u=url: (m := scrape(u)).get(("controlpanel_cameras_live", ())) and m,
+                timeout=10,
+                interval=0.5,
+            )
+            assert metrics[("controlpanel_cameras_live", ())] == 1
+            fps = metrics[("controlpanel_camera_fps", (("camera", str(camera.pk)),))]
+            latency = metrics[
+                ("controlpanel_camera_latency_seconds", (("camera", str(camera.pk)),))
+            ]
+            assert 5 < fps < 40 and 0 <= latency < 5, (fps, latency)  # the camera sends 20/s
         for viewer in viewers:
             viewer.close()
     finally:
