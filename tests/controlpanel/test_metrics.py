@@ -211,3 +211,16 @@ def test_readyz_says_what_is_not_ready(client, settings):
     assert checks["redis"].startswith("unavailable") and checks["broker"].startswith("unavailable")
     assert checks["database"] == "ok"
     assert "pw" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_scrape_with_redis_away_still_answers_and_says_what_it_left_out(client, settings):
+    settings.METRICS_TOKEN = TOKEN
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"
+    families = scrape(client)
+    errors = {labels["part"]: v for name, labels, v in families["controlpanel_metrics_errors"]
+              if name.endswith("_total")}  # fmt: skip
+    assert errors["queues"] >= 1 and errors["cameras"] >= 1
+    assert errors["runs"] == 0 and errors["clusters"] == 0
+    assert "controlpanel_celery_queue_length" not in families
+    assert "controlpanel_runs" in families  # the database parts are still there
