@@ -3,6 +3,7 @@ current schemas and applied (server-side, dry run) to the test bed's real API se
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -29,9 +30,9 @@ needs_kubectl = pytest.mark.skipif(
 )
 
 
-def render(path: Path) -> list[dict]:
+def render(path: Path, kubectl: str | None = None) -> list[dict]:
     out = subprocess.run(
-        [KUBECTL, "kustomize", str(path)], capture_output=True, text=True, check=True
+        [kubectl or KUBECTL, "kustomize", str(path)], capture_output=True, text=True, check=True
     ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
@@ -133,6 +134,22 @@ def test_each_overlay_renders_a_complete_locked_down_install(overlay):
     else:  # managed PostgreSQL and Redis: their URLs are in the Secret
         assert statefulsets == {}
         assert "REDIS_URL" not in config and "DATABASE_URL" not in config
+
+
+# A second kubectl to render with, such as Debian's kubernetes-client 1.20 (kustomize v2) beside a
+# current one (docs/testing.md says how to get it without installing it).
+COMPAT_KUBECTL = os.environ.get("KUBECTL_COMPAT")
+
+
+@needs_kubectl
+@pytest.mark.skipif(not COMPAT_KUBECTL, reason="KUBECTL_COMPAT names no second kubectl")
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_older_kustomize_renders_the_same_objects(overlay):
+    def objects(kubectl):
+        rendered = render(KUSTOMIZE / "overlays" / overlay, kubectl)
+        return {(o["kind"], o["metadata"]["name"]): o for o in rendered}
+
+    assert objects(COMPAT_KUBECTL) == objects(KUBECTL)
 
 
 @needs_kubectl
