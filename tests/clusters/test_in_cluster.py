@@ -146,3 +146,25 @@ def test_a_panel_in_a_pod_offers_this_cluster_through_its_service_account(
     assert "hello from this cluster" in report["lines"]
     assert report["faces_cluster"] == "this-cluster"
     assert report["form_default"] is True
+
+
+@pytest.mark.django_db
+def test_this_clusters_pages_show_without_a_credential(admin_client):
+    """No kubeconfig behind it: the list, its page and its edit form still show, and the page
+    says how it is reached; a refresh outside a pod says why it cannot reach it."""
+    from clusters.choices import ClusterKind
+    from clusters.models import Cluster
+    from clusters.services import cluster_refresh
+
+    here = Cluster.objects.create(name="this-cluster", kind=ClusterKind.IN_CLUSTER,
+                                  namespace="controlpanel-runs")  # fmt: skip
+    for url in ("/clusters/", f"/clusters/{here.pk}/", f"/clusters/{here.pk}/edit/"):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+    assert (
+        "This cluster (the panel&#x27;s own ServiceAccount)"
+        in admin_client.get(f"/clusters/{here.pk}/").content.decode()
+    )
+    refreshed = cluster_refresh(cluster_id=here.pk)
+    assert refreshed.status == "error"
+    assert "KUBERNETES_SERVICE_HOST is not set" in refreshed.last_error
