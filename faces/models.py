@@ -32,6 +32,14 @@ class Person(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def first_known_face(self) -> KnownFace | None:
+        """The face that stands for the person in lists: prefetched by `person_list` (one query
+        for the page), else read on its own."""
+        prefetched = getattr(self, "first_known", None)
+        if prefetched is not None:
+            return prefetched[0] if prefetched else None
+        return self.known_faces.defer("encoding").order_by("pk").first()
+
 
 class KnownFace(models.Model):
     """A reference photo of a person showing exactly one face, with that face's encoding."""

@@ -21,7 +21,12 @@ def person_list() -> QuerySet[Person]:
         )
         .order_by(Lower("name"), "pk")
         .prefetch_related(
-            Prefetch("known_faces", queryset=KnownFace.objects.order_by("pk"), to_attr="known_list")
+            # Only the first face of each person, and not its encoding: a list shows one picture.
+            Prefetch(
+                "known_faces",
+                queryset=KnownFace.objects.defer("encoding").order_by("pk")[:1],
+                to_attr="first_known",
+            )
         )
     )
 

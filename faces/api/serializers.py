@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from faces.choices import NAME_MAX_CHARS, PATH_MAX_CHARS, PATHS_PER_REQUEST
@@ -26,17 +25,14 @@ class KnownFaceSerializer(serializers.ModelSerializer):
 
 class PersonSerializer(serializers.ModelSerializer):
     known_count = serializers.IntegerField(read_only=True, help_text="Known images.")
-    thumbnail = serializers.SerializerMethodField(help_text="The first known face, if any.")
+    thumbnail = KnownFaceSerializer(
+        source="first_known_face", read_only=True, allow_null=True,
+        help_text="The first known face, if any.",
+    )  # fmt: skip
 
     class Meta:
         model = Person
         fields = ["id", "name", "known_count", "thumbnail", "created_at", "updated_at"]
-
-    @extend_schema_field(KnownFaceSerializer(allow_null=True))
-    def get_thumbnail(self, obj) -> dict | None:
-        known = getattr(obj, "known_list", None)
-        first = known[0] if known else obj.known_faces.order_by("pk").first()
-        return KnownFaceSerializer(first).data if first else None
 
 
 class PersonDetailSerializer(PersonSerializer):

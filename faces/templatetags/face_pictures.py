@@ -114,8 +114,7 @@ def known_picture(known, css: str = "thumb") -> dict:
 @register.inclusion_tag("faces/_picture.html")
 def person_avatar(person, css: str = "avatar") -> dict:
     """The person's first known face, cropped to a square around the face box."""
-    known_list = getattr(person, "known_list", None)
-    known = known_list[0] if known_list else person.known_faces.order_by("pk").first()
+    known = person.first_known_face()
     if known is None:
         return _placeholder("no image", css)
     frame = known_picture(known, css)

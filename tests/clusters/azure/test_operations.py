@@ -7,7 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
+from pathlib import Path
 
+import psutil
 import pytest
 from django.db import connection
 
@@ -133,15 +136,16 @@ def test_a_viewer_cannot_provision(viewer_api, fake_azure, azure_credential):
 def test_a_create_survives_the_death_of_its_worker(
     celery_worker, admin_api, fake_azure, azure_credential, kube_kubeconfig, settings, azure_pki
 ):
-    """The process running the create is SIGKILLed mid-poll; the stale sweeper re-queues the
-    row, the same PUT joins Azure's running create, and it finishes: one cluster, not two."""
+    """A real Celery worker running the create is SIGKILLed (its main process and its child)
+    mid-poll; the stale sweeper re-queues the row, the same PUT joins Azure's running create,
+    and it finishes: one cluster, not two."""
     from clusters.azure import services as azure_services
-    from clusters.azure.tasks import azure_operations_resume
+    from clusters.azure.tasks import azure_operation_task, azure_operations_resume
     from core.services import SYSTEM
 
     fake_azure.kubeconfig = kube_kubeconfig
     fake_azure.hold.set()  # Azure keeps the create InProgress until released
-    with pytest.MonkeyPatch.context() as patch:  # the row is run by the process below, not queued
+    with pytest.MonkeyPatch.context() as patch:  # queued below, to the worker this test kills
         patch.setattr(azure_services, "_enqueue", lambda op: None)
         op = azure_services.aks_provision(
             actor=SYSTEM, credential=azure_credential, name="vision-aks",
@@ -156,15 +160,25 @@ def test_a_create_survives_the_death_of_its_worker(
         "AZURE_RESOURCE_MANAGER_URL": fake_azure.url,
         "AZURE_DISABLE_INSTANCE_DISCOVERY": "1",
         "AZURE_CA_BUNDLE": str(azure_pki.ca_bundle),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "tests.clusters.azure.worker_settings",
     }
+    # A queue of its own, so the suite's in-process worker does not take the message.
+    queue = f"aks-fault-{uuid.uuid4().hex[:8]}"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.clusters.azure.run_operation", str(op.pk)], env=env
-    )
+        [str(Path(sys.executable).with_name("celery")), "-A", "controlpanel", "worker", "-Q", queue,
+         "--pool", "prefork", "--concurrency", "1", "--without-mingle", "--without-gossip",
+         "--hostname", f"{queue}@%h", "--loglevel", "INFO"],
+        env=env, start_new_session=True,
+    )  # fmt: skip
     try:
-        wait_for(lambda: fake_azure.requests("GET", r"/operations/"), timeout=60)
+        azure_operation_task.apply_async((op.pk,), queue=queue)
+        wait_for(lambda: fake_azure.requests("GET", r"/operations/"), timeout=90)
         wait_for(lambda: AzureOperation.objects.get(pk=op.pk).progress >= 10, timeout=30)
+        child = psutil.Process(worker.pid).children()
+        assert child, "the create runs in the worker's pool process"
     finally:
-        worker.send_signal(signal.SIGKILL)
+        os.killpg(worker.pid, signal.SIGKILL)  # the whole worker: main process and pool child
         worker.wait()
     assert AzureOperation.objects.get(pk=op.pk).status == "running"  # left behind by the dead
     settings.AZURE_OPERATION_STALE_SECONDS = 0
