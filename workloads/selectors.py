@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -102,15 +103,32 @@ def log_lines_stored() -> int:
 
 
 def monitor_lags() -> list[tuple[int, str, float]]:
-    """(run id, template slug, seconds) for every active run: how long since its monitor last
-    renewed its lease, which it does at every poll of the runtime while it follows the run (so
-    the lines stored are at most about this far behind the pods); counted from the submission
-    while no monitor has reported yet."""
+    """(run id, template slug, seconds) for every active run: how far its stored log is behind
+    the newest line its monitor has read (the monitor reports it through Redis every second),
+    or, when the monitor has stopped renewing its lease for longer than that (dead, stuck),
+    the seconds since it last did (since the submission while no monitor has reported)."""
+    import redis
+
+    from workloads.monitor import lag_key
+
     now = timezone.now()
-    rows = Run.objects.filter(state__in=ACTIVE_STATES).values_list(
-        "pk", "template__slug", "monitor_seen_at", "submitted_at", "created_at"
+    rows = list(
+        Run.objects.filter(state__in=ACTIVE_STATES).values_list(
+            "pk", "template__slug", "monitor_seen_at", "submitted_at", "created_at"
+        )
     )
+    reported: list = [None] * len(rows)
+    if rows:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
+        )
+        try:
+            reported = client.mget([lag_key(pk) for pk, *_ in rows])
+        except redis.RedisError:
+            pass  # the heartbeats alone, then
+        finally:
+            client.close()
     return [
-        (pk, slug, max(0.0, (now - (seen or submitted or created)).total_seconds()))
-        for pk, slug, seen, submitted, created in rows
+        (pk, slug, max(float(backlog or 0), (now - (seen or submitted or created)).total_seconds()))
+        for (pk, slug, seen, submitted, created), backlog in zip(rows, reported, strict=True)
     ]

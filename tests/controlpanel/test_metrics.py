@@ -66,6 +66,7 @@ def test_metrics_report_runs_faces_queues_cameras_clusters_and_requests(client, 
     from clusters.models import Cluster, Credential
     from faces.models import FaceImage
     from workloads.models import Run, WorkloadTemplate
+    from workloads.monitor import lag_key
 
     settings.METRICS_TOKEN = TOKEN
     local = LocalClusterFactory()
@@ -79,6 +80,9 @@ def test_metrics_report_runs_faces_queues_cameras_clusters_and_requests(client, 
                            started_at=now - timedelta(seconds=seconds), finished_at=now)  # fmt: skip
     stuck = Run.objects.create(template=lanes, cluster=local, state="running", log_cursor=7,
                                monitor_seen_at=now - timedelta(seconds=300))  # fmt: skip
+    # A monitor alive (heartbeat now) but 42.5 s behind the newest line it read.
+    behind = Run.objects.create(template=lanes, cluster=local, state="running",
+                                monitor_seen_at=timezone.now())  # fmt: skip
     FaceImage.objects.create(source="volume", volume="v", path="a.jpg", status="pending")
     FaceImage.objects.create(source="volume", volume="v", path="b.jpg", status="processed")
     serve = WorkloadTemplate.objects.create(
@@ -94,15 +98,16 @@ def test_metrics_report_runs_faces_queues_cameras_clusters_and_requests(client, 
     broker.delete("faces")
     broker.rpush("faces", *[b"{}"] * 3)
     broker.set(stats_key(42), "12.5 0.250", px=5000)
+    broker.set(lag_key(behind.pk), "42.500", ex=30)
     try:
         assert client.get("/healthz").status_code == 200
         assert client.get("/no-such-page/at-all").status_code == 404
         families = scrape(client)
     finally:
-        broker.delete("faces", stats_key(42))
+        broker.delete("faces", stats_key(42), lag_key(behind.pk))
 
     assert value(families, "controlpanel_runs", state="succeeded", template="lanes") == 4
-    assert value(families, "controlpanel_runs", state="running", template="lanes") == 1
+    assert value(families, "controlpanel_runs", state="running", template="lanes") == 2
     durations = {s[1].get("le"): s[2] for s in families["controlpanel_run_duration_seconds"]
                  if s[0].endswith("_bucket")}  # fmt: skip
     assert (durations["10.0"], durations["60.0"], durations["3600.0"], durations["+Inf"]) == (
@@ -113,7 +118,8 @@ def test_metrics_report_runs_faces_queues_cameras_clusters_and_requests(client, 
     )
     assert value(families, "controlpanel_log_lines_stored") == 47
     lag = value(families, "controlpanel_monitor_lag_seconds", run=str(stuck.pk))
-    assert 300 <= lag < 360
+    assert 300 <= lag < 360  # no report, no heartbeat for five minutes: a dead monitor
+    assert value(families, "controlpanel_monitor_lag_seconds", run=str(behind.pk)) == 42.5
     assert value(families, "controlpanel_face_images", status="pending") == 1
     assert value(families, "controlpanel_face_images", status="processed") == 1
     assert value(families, "controlpanel_celery_queue_length", queue="faces") == 3
