@@ -174,8 +174,8 @@ class PanelCollector:
     def _monitors(self):
         lag = GaugeMetricFamily(
             "controlpanel_monitor_lag_seconds",
-            "Per active run: seconds since its monitor last reported while following the pods "
-            "(it does at every poll, so stored lines are at most about this far behind).",
+            "Per active run: seconds its stored log is behind the newest line its monitor read, "
+            "or since the monitor last renewed its lease when it stopped (dead, stuck).",
             labels=["run", "template"],
         )
         for run_id, template, seconds in monitor_lags():
