@@ -34,6 +34,13 @@ LEASE_MS = 5000
 STANDBY_S = 2.0
 OUTAGE_RETRY_S = 1.0
 MAX_FRAME_BYTES = 8 * 1024 * 1024  # a part larger than this is not a camera frame
+# What the puller measured (fps, latency), for /metrics in any web process; gone soon after
+# the pull stops.
+STATS_PREFIX = "camera-relay-stats:"
+
+
+def stats_key(camera_id: int) -> str:
+    return f"{STATS_PREFIX}{camera_id}"
 
 
 def camera_group(camera_id: int) -> str:
@@ -130,6 +137,7 @@ class CameraRelay:
             return
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=10)
         lease_due = 0.0
+        counted, counted_since = 0, time.monotonic()
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session:
                 async with session.get(
@@ -148,6 +156,16 @@ class CameraRelay:
                         if now >= lease_due:
                             lease_due = now + LEASE_MS / 3000
                             await redis.set(key, self.token, px=LEASE_MS)
+                            if counted:  # a rate needs frames: not at the first one
+                                fps = counted / max(now - counted_since, 1e-3)
+                                latency = max(0.0, time.time() - frame.captured_ms / 1000)
+                                await redis.set(
+                                    stats_key(self.camera_id),
+                                    f"{fps:.3f} {latency:.3f}",
+                                    px=LEASE_MS,
+                                )
+                            counted, counted_since = 0, now
+                        counted += 1
                         self.frames += 1
                         await layer.group_send(
                             camera_group(self.camera_id),

@@ -3,8 +3,8 @@
 - A camera with an http(s) source URL: that URL.
 - A camera-stream run on the local cluster: the loopback endpoint the runtime recorded.
 - A camera-stream run on Kubernetes: the run's Service. Straight to the Service's cluster DNS
-  name when the panel itself runs in the cluster (KUBERNETES_SERVICE_HOST is set), otherwise
-  through the API server's service proxy with the cluster's stored credential (clusters/proxy.py).
+  name on the cluster the panel runs in ("this cluster"), otherwise through the API server's
+  service proxy with the cluster's stored credential (clusters/proxy.py).
 """
 
 from __future__ import annotations

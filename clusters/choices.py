@@ -12,6 +12,7 @@ class ClusterKind(models.TextChoices):
     LOCAL = "local", "Local (processes on this machine)"
     KUBERNETES = "kubernetes", "Kubernetes (imported kubeconfig)"
     AKS = "aks", "Azure Kubernetes Service"
+    IN_CLUSTER = "in_cluster", "This cluster (the panel's own ServiceAccount)"
 
 
 class ClusterStatus(models.TextChoices):

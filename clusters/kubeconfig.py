@@ -6,6 +6,7 @@ paths to files on someone's laptop and no exec plugins, because the panel's work
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import socket
@@ -107,6 +108,41 @@ def parse(text: str, context: str | None = None) -> Kubeconfig:
             "use a token or client certificate (for AKS, the admin credentials)."
         )
     return Kubeconfig(data=data, context=chosen)
+
+
+def in_cluster() -> Kubeconfig:
+    """The cluster the panel runs in, as its ServiceAccount reaches it: the API server from the
+    pod's service environment, the token and CA from the files Kubernetes mounts (paths in
+    IN_CLUSTER_TOKEN_PATH / IN_CLUSTER_CA_PATH). Read at each call: projected tokens rotate."""
+    host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host:
+        raise KubeconfigError(
+            "KUBERNETES_SERVICE_HOST is not set: the panel is not running in a Kubernetes pod."
+        )
+    try:
+        token = settings.IN_CLUSTER_TOKEN_PATH.read_text().strip()
+        ca = settings.IN_CLUSTER_CA_PATH.read_bytes()
+    except OSError as exc:
+        raise KubeconfigError(
+            f"The ServiceAccount's {exc.filename} cannot be read ({exc.strerror}): mount the "
+            "token (automountServiceAccountToken) or set IN_CLUSTER_TOKEN_PATH / IN_CLUSTER_CA_PATH."
+        ) from None
+    if ":" in host:  # an IPv6 service address
+        host = f"[{host}]"
+    data = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "in-cluster", "cluster": {
+            "server": f"https://{host}:{port}",
+            "certificate-authority-data": base64.b64encode(ca).decode(),
+        }}],
+        "users": [{"name": "service-account", "user": {"token": token}}],
+        "contexts": [{"name": "in-cluster",
+                      "context": {"cluster": "in-cluster", "user": "service-account"}}],
+        "current-context": "in-cluster",
+    }  # fmt: skip
+    return Kubeconfig(data=data, context="in-cluster")
 
 
 def _temp_dir() -> str:

@@ -115,6 +115,11 @@ class Cluster(models.Model):
     def is_local(self) -> bool:
         return self.kind == ClusterKind.LOCAL
 
+    @property
+    def is_in_cluster(self) -> bool:
+        """The cluster the panel itself runs in (reached through its ServiceAccount)."""
+        return self.kind == ClusterKind.IN_CLUSTER
+
     def capacity(self) -> dict[str, float]:
         """Sum of node capacity: cpu cores, memory bytes, GPUs, and ready node count."""
         total = {"cpu": 0.0, "memory": 0, "gpu": 0, "nodes": len(self.nodes), "ready": 0}

@@ -4,8 +4,10 @@
   (`/api/v1/namespaces/<ns>/services/<svc>:<port name>/proxy<path>`) with the cluster's stored
   credential. Needs `services/proxy` in the namespace: `get` to read (a camera's MJPEG), `create`
   to POST (the face back-end's /detect); docker/rbac/clusterrole-workloads.yaml grants both.
-- The panel inside the cluster (KUBERNETES_SERVICE_HOST is set in every pod): straight to the
-  Service's cluster DNS name, no API server in the way.
+- A Service of the cluster the panel runs in ("this cluster", reached through its
+  ServiceAccount): straight to the Service's cluster DNS name, no API server in the way. Only
+  that cluster: an imported cluster's `*.svc` names mean nothing (or something else) here, even
+  when the panel runs in a pod.
 
 Callers get an `HttpTarget` (URL, headers, SSL context) to hand to any HTTP client; the bearer
 token is in `headers` only, never in the URL, so logging a target's URL leaks nothing.
@@ -13,7 +15,6 @@ token is in `headers` only, never in the URL, so logging a target's URL leaks no
 
 from __future__ import annotations
 
-import os
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -28,10 +29,6 @@ class HttpTarget:
 
     def __repr__(self) -> str:  # the Authorization header is a credential
         return f"HttpTarget(url={self.url!r})"
-
-
-def in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
 
 
 def _path(path: str) -> str:
@@ -49,11 +46,11 @@ def service_proxy_target(
     """The Service's `path` through the API server, authenticated as the cluster's stored
     credential; None for a cluster without one (the local cluster)."""
     from clusters import kubeconfig as kubeconfig_mod
-    from clusters.services import _kubeconfig_of
+    from clusters.services import cluster_kubeconfig
 
-    if cluster.credential is None:
+    if cluster.credential is None and not cluster.is_in_cluster:
         return None
-    client = kubeconfig_mod.api_client(_kubeconfig_of(cluster.credential))
+    client = kubeconfig_mod.api_client(cluster_kubeconfig(cluster))
     try:
         config = client.configuration
         headers = {}
@@ -82,8 +79,8 @@ def service_proxy_target(
 def service_target(
     cluster, namespace: str, service: str, *, port: int, port_name: str = "http", path: str = "/"
 ) -> HttpTarget | None:
-    """Where the panel reaches a run's Service from here: by DNS inside the cluster, else
-    through the API server."""
-    if in_cluster():
+    """Where the panel reaches a run's Service from here: by DNS in the cluster the panel runs
+    in, else through that cluster's API server."""
+    if cluster.is_in_cluster:
         return in_cluster_target(namespace, service, port, path)
     return service_proxy_target(cluster, namespace, service, port_name=port_name, path=path)

@@ -26,3 +26,8 @@ def cluster_get_by_ref(ref: str | int) -> Cluster | None:
     if found is None and ref == "local":
         found = Cluster.objects.filter(kind=ClusterKind.LOCAL).first()
     return found
+
+
+def cluster_statuses() -> list[tuple[str, str, str]]:
+    """(name, kind, status) of every cluster, as the last health check left it."""
+    return list(Cluster.objects.order_by("name").values_list("name", "kind", "status"))

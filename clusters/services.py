@@ -135,6 +135,16 @@ def _kubeconfig_of(credential: Credential) -> kubeconfig_mod.Kubeconfig:
     return kubeconfig_mod.parse(credential.secrets()["kubeconfig"], credential.context or None)
 
 
+def cluster_kubeconfig(cluster: Cluster) -> kubeconfig_mod.Kubeconfig:
+    """How to reach a Kubernetes cluster: its stored kubeconfig, or for the cluster the panel
+    runs in, its ServiceAccount."""
+    if cluster.kind == ClusterKind.IN_CLUSTER:
+        return kubeconfig_mod.in_cluster()
+    if cluster.credential is None:
+        raise kubeconfig_mod.KubeconfigError("No kubeconfig credential is attached.")
+    return _kubeconfig_of(cluster.credential)
+
+
 def service_principal_of(credential: Credential) -> ServicePrincipal:
     return ServicePrincipal(
         tenant_id=credential.tenant_id,
@@ -319,10 +329,8 @@ def cluster_snapshot(cluster: Cluster) -> Snapshot:
     """Look at the cluster now; never raises for an unreachable cluster."""
     if cluster.kind == ClusterKind.LOCAL:
         return probe_local()
-    if cluster.credential is None:
-        return Snapshot(status=ClusterStatus.ERROR, error="No kubeconfig credential is attached.")
     try:
-        return _probe_kubeconfig(_kubeconfig_of(cluster.credential))
+        return _probe_kubeconfig(cluster_kubeconfig(cluster))
     except ProbeError as exc:
         return Snapshot(status=exc.status, error=exc.message)
     except kubeconfig_mod.KubeconfigError as exc:
@@ -361,6 +369,27 @@ def cluster_refresh(*, cluster_id: int) -> Cluster | None:
 def local_cluster_name() -> str:
     name = re.sub(r"[^a-z0-9-]+", "-", settings.LOCAL_CLUSTER_NAME.lower()).strip("-")
     return name[:63] or "local"
+
+
+def cluster_ensure_in_cluster(*, actor: Actor = SYSTEM) -> tuple[Cluster, bool]:
+    """ "This cluster": the one the panel runs in, created on first start in such an install
+    (IN_CLUSTER), its runs in IN_CLUSTER_NAMESPACE."""
+    existing = Cluster.objects.filter(kind=ClusterKind.IN_CLUSTER).first()
+    if existing:
+        return existing, False
+    with transaction.atomic():
+        cluster = Cluster.objects.create(
+            name=settings.IN_CLUSTER_NAME,
+            kind=ClusterKind.IN_CLUSTER,
+            namespace=settings.IN_CLUSTER_NAMESPACE,
+            description="The cluster the panel runs in, reached through its ServiceAccount.",
+        )
+        audit_record(
+            actor=actor, action=AuditAction.CREATE, obj=cluster, changes={"kind": "in_cluster"}
+        )
+    cluster_refresh(cluster_id=cluster.pk)
+    cluster.refresh_from_db()
+    return cluster, True
 
 
 def cluster_ensure_local(*, actor: Actor = SYSTEM) -> tuple[Cluster, bool]:

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: counts and times every request (controlpanel/metrics.py, /metrics).
+    "controlpanel.metrics.metrics_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -222,7 +224,27 @@ CHANNEL_LAYERS = {
 ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS", [])
 ENCRYPTION_KEY_FILE = Path(env_str("ENCRYPTION_KEY_FILE", str(DATA_DIR / "encryption.keys")))
 
-# The local cluster: runs workloads as processes on this machine, data under this folder.
+# The panel inside a Kubernetes cluster (docker/kubernetes/): it offers that cluster as "this
+# cluster", reached through its own ServiceAccount (the token and CA a pod has mounted), and only
+# that cluster's Services are reached by their cluster DNS names. On unless said otherwise when
+# the pod's service environment and token are there.
+IN_CLUSTER_TOKEN_PATH = Path(
+    env_str("IN_CLUSTER_TOKEN_PATH", "/var/run/secrets/kubernetes.io/serviceaccount/token")
+)
+IN_CLUSTER_CA_PATH = Path(
+    env_str("IN_CLUSTER_CA_PATH", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+)
+IN_CLUSTER = env_bool(
+    "IN_CLUSTER",
+    bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and IN_CLUSTER_TOKEN_PATH.exists(),
+)
+IN_CLUSTER_NAME = env_str("IN_CLUSTER_NAME", "this-cluster")
+# Where this cluster's runs go; the panel needs controlpanel-workloads there.
+IN_CLUSTER_NAMESPACE = env_str("IN_CLUSTER_NAMESPACE", "default")
+
+# The local cluster: runs workloads as processes on this machine, data under this folder. Off
+# by default in a cluster: its "processes" would be children of one web or worker pod.
+LOCAL_CLUSTER_ENABLED = env_bool("LOCAL_CLUSTER_ENABLED", not IN_CLUSTER)
 LOCAL_CLUSTER_NAME = env_str("LOCAL_CLUSTER_NAME", socket.gethostname() or "local")
 LOCAL_DATA_ROOT = Path(env_str("LOCAL_DATA_ROOT", str(DATA_DIR / "local"))).resolve()
 KUBERNETES_REQUEST_TIMEOUT = env_int("KUBERNETES_REQUEST_TIMEOUT", 10)
@@ -235,7 +257,7 @@ CAMERA_DEVICES = env_list("CAMERA_DEVICES", [])
 # The face-recognition service (faces/): the cluster whose newest running
 # face-recognition-service run is the back-end ("local": the embedded one), matching, retries,
 # the circuit breaker and beat's recovery of rows the queue lost.
-FACES_CLUSTER = env_str("FACES_CLUSTER", "local")
+FACES_CLUSTER = env_str("FACES_CLUSTER", "local" if LOCAL_CLUSTER_ENABLED else IN_CLUSTER_NAME)
 FACES_TOLERANCE = env_float("FACES_TOLERANCE", 0.6)
 FACES_UPLOAD_MAX_BYTES = env_int("FACES_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 FACES_BACKEND_CONNECT_TIMEOUT = env_float("FACES_BACKEND_CONNECT_TIMEOUT", 3)
@@ -315,6 +337,12 @@ AZURE_RESOURCE_MANAGER_URL = env_str("AZURE_RESOURCE_MANAGER_URL", "https://mana
 AZURE_TOKEN_AUDIENCE = env_str("AZURE_TOKEN_AUDIENCE", "https://management.azure.com")
 AZURE_DISABLE_INSTANCE_DISCOVERY = env_bool("AZURE_DISABLE_INSTANCE_DISCOVERY", False)
 AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE", "")
+
+# Prometheus /metrics (docs/monitoring.md): served only to a request with this bearer token or
+# from these networks (addresses or CIDRs, as the client address is seen; TRUSTED_PROXIES
+# apply); neither set: /metrics answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
 
 RECONCILE_INTERVAL = env_int("RECONCILE_INTERVAL", 30)
 CELERY_BEAT_SCHEDULE = {

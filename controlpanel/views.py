@@ -1,4 +1,4 @@
-"""Pages of the control panel itself: dashboard home and the health endpoint."""
+"""Pages of the control panel itself: dashboard home and the health and readiness endpoints."""
 
 from __future__ import annotations
 
@@ -8,8 +8,20 @@ from django.http import JsonResponse
 from django.views.generic import TemplateView
 
 from clusters.selectors import cluster_list
+from controlpanel.readiness import readiness_checks
 from faces.selectors import image_counts
 from workloads.selectors import active_run_count, recent_runs
+
+
+def readyz(request):
+    """Readiness for Kubernetes and load balancers: 200 when this process can serve (the
+    database, Redis and the broker answer, every migration is applied), else 503 naming what
+    is not."""
+    checks = readiness_checks()
+    ready = all(result == "ok" for result in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
 
 
 def healthz(request):

@@ -8,6 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CONTROLPANEL_DATA_DIR=/data
 
 WORKDIR /app
+# pg_dump / pg_restore for `manage.py backup` and `restore` on PostgreSQL.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt requirements-nodeps.txt ./
 RUN pip install -r requirements.txt \
  && pip install --no-deps -r requirements-nodeps.txt

@@ -88,3 +88,8 @@ def service_status() -> dict:
         "counts": image_counts(),
         "error": error,
     }
+
+
+def breaker_states() -> list[tuple[str, str]]:
+    """(back-end address name, circuit state) for every address of the running back-end."""
+    return [(s.name, s.state) for s in map(status_of, backend.endpoints(backend.service_run()))]

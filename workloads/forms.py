@@ -77,10 +77,13 @@ class RunForm(ParamsFormMixin, forms.Form):
             clusters = list(cluster_list())
         # The queryset still checks a posted choice; the choices are drawn from the list.
         self.fields["cluster"].choices = [(cluster.pk, str(cluster)) for cluster in clusters]
-        # The local cluster first: the presets run there with no setup at all.
-        local = next((c for c in clusters if c.is_local), None)
-        if local is not None:
-            self.fields["cluster"].initial = local.pk
+        # The local cluster first: the presets run there with no setup at all; in an install
+        # on Kubernetes (no local cluster), the cluster the panel runs in.
+        default = next((c for c in clusters if c.is_local), None) or next(
+            (c for c in clusters if c.is_in_cluster), None
+        )
+        if default is not None:
+            self.fields["cluster"].initial = default.pk
         self.add_param_fields(template.kind, template.params)
 
 

@@ -12,6 +12,7 @@ import queue
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -39,6 +40,45 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 DATABASE_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to reconnect
 
 
+LAG_PREFIX = "monitor-lag:"
+LAG_REPORT_S = 1.0  # how often a monitor reports how far behind it is
+LAG_BACKOFF_S = 10.0  # after Redis failed to take a report: the lines come first
+
+
+def lag_key(run_id: int) -> str:
+    return f"{LAG_PREFIX}{run_id}"
+
+
+class LagReporter:
+    """Tells /metrics (through Redis) how many seconds the run's stored lines are behind the
+    newest line read. Best effort: a monitor keeps storing lines while Redis is away."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.due = 0.0
+        self.client = None
+
+    def report(self, followers: dict[str, Follower]) -> None:
+        now = time.monotonic()
+        if now < self.due:
+            return
+        self.due = now + LAG_REPORT_S
+        import redis
+
+        lag = max((follower.lag() for follower in followers.values()), default=0.0)
+        try:
+            if self.client is None:
+                self.client = redis.Redis.from_url(
+                    settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5
+                )
+            # Expires if the monitor stops reporting; /metrics then counts from its heartbeat.
+            self.client.set(
+                lag_key(self.run_id), f"{lag:.3f}", ex=int(stale_after().total_seconds())
+            )
+        except redis.RedisError:
+            self.due = now + LAG_BACKOFF_S
+
+
 def stale_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "WORKLOADS_MONITOR_STALE_SECONDS", 30))
 
@@ -53,12 +93,15 @@ class Follower:
     ended: bool = False
     failed: str = ""
     stopped: threading.Event = field(default_factory=threading.Event)
+    # When each line still in `lines` was read (oldest first): how far the store is behind.
+    read_times: deque = field(default_factory=deque)
 
     def start(self, runtime, handle: dict, since: int, wake: threading.Event) -> Follower:
         def read() -> None:
             try:
                 lines = runtime.logs(handle, self.pod, since=since, follow=True, stop=self.stopped)
                 for line in lines:
+                    self.read_times.append(time.time())  # before the line: drain pops it
                     if not self._put(line):
                         return
                     wake.set()
@@ -96,7 +139,16 @@ class Follower:
                 self.ended = True
                 break
             batch.append(item)
+            if self.read_times:
+                self.read_times.popleft()
         return batch
+
+    def lag(self) -> float:
+        """Seconds the oldest line read but not yet taken for storing has waited (0: none)."""
+        try:
+            return max(0.0, time.time() - self.read_times[0])
+        except IndexError:
+            return 0.0
 
 
 def _claim(run_id: int, token: str) -> bool:
@@ -194,6 +246,7 @@ def _follow_run(run_id: int, token: str, poll: float, followers: dict[str, Follo
     run = Run.objects.select_related("cluster").get(pk=run_id)
     runtime = runtime_for(run.cluster)
     local = run.cluster.is_local
+    lag = LagReporter(run_id)
     wake = threading.Event()
     final: RunStatus | None = None
     while True:
@@ -217,6 +270,7 @@ def _follow_run(run_id: int, token: str, poll: float, followers: dict[str, Follo
             followers[name] = Follower(name).start(runtime, run.handle, row.log_position, wake)
         try:
             _store_ready(run_id, rows, followers, local)
+            lag.report(followers)
             for name, follower in list(followers.items()):
                 if follower.ended and follower.lines.empty():
                     del followers[name]  # its reader has finished: nothing to stop
@@ -243,6 +297,7 @@ def _follow_run(run_id: int, token: str, poll: float, followers: dict[str, Follo
                 _store_ready(run_id, rows, followers, local)
             except PositionMoved:
                 return "another monitor took over"
+            lag.report(followers)
             if any(follower.lines.qsize() for follower in followers.values()):
                 wake.set()  # a pod left lines past its drain budget: take them next
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from workloads.choices import ACTIVE_STATES
 from workloads.models import Run, RunLogLine, WorkloadTemplate
@@ -80,3 +83,66 @@ def run_log_text(run_id: int) -> Iterator[str]:
         if len(rows) < LOG_TEXT_CHUNK:
             return
         after = rows[-1][0]
+
+
+def run_counts_by_state_and_template() -> list[tuple[str, str, int]]:
+    """(state, template slug, runs) for every pair that has runs."""
+    rows = (
+        Run.objects.values_list("state", "template__slug")
+        .annotate(n=Count("pk"))
+        .order_by("state", "template__slug")
+    )
+    return [(state, slug, n) for state, slug, n in rows]
+
+
+def run_duration_histogram(bounds: tuple[float, ...]) -> tuple[list[int], int, float]:
+    """Finished runs' durations (started to finished) as cumulative bucket counts for `bounds`
+    (seconds), their number and their sum, in one query."""
+    duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    finished = Run.objects.filter(started_at__isnull=False, finished_at__isnull=False).annotate(
+        duration=duration
+    )
+    aggregates = {
+        f"le{i}": Count("pk", filter=Q(duration__lte=timedelta(seconds=bound)))
+        for i, bound in enumerate(bounds)
+    }
+    row = finished.aggregate(total=Count("pk"), seconds=Sum("duration"), **aggregates)
+    total_seconds = row["seconds"].total_seconds() if row["seconds"] else 0.0
+    return [row[f"le{i}"] for i in range(len(bounds))], row["total"], total_seconds
+
+
+def log_lines_stored() -> int:
+    """Lines stored for the runs the panel keeps (each run's cursor counts its lines)."""
+    return Run.objects.aggregate(n=Sum("log_cursor"))["n"] or 0
+
+
+def monitor_lags() -> list[tuple[int, str, float]]:
+    """(run id, template slug, seconds) for every active run: how far its stored log is behind
+    the newest line its monitor has read (the monitor reports it through Redis every second),
+    or, when the monitor has stopped renewing its lease for longer than that (dead, stuck),
+    the seconds since it last did (since the submission while no monitor has reported)."""
+    import redis
+
+    from workloads.monitor import lag_key
+
+    now = timezone.now()
+    rows = list(
+        Run.objects.filter(state__in=ACTIVE_STATES).values_list(
+            "pk", "template__slug", "monitor_seen_at", "submitted_at", "created_at"
+        )
+    )
+    reported: list = [None] * len(rows)
+    if rows:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
+        )
+        try:
+            reported = client.mget([lag_key(pk) for pk, *_ in rows])
+        except redis.RedisError:
+            pass  # the heartbeats alone, then
+        finally:
+            client.close()
+    return [
+        (pk, slug, max(float(backlog or 0), (now - (seen or submitted or created)).total_seconds()))
+        for (pk, slug, seen, submitted, created), backlog in zip(rows, reported, strict=True)
+    ]

@@ -73,15 +73,16 @@ def _timeout() -> tuple[int, int]:
 
 @contextmanager
 def connect(cluster: Cluster) -> Iterator[Session]:
-    """A session with the cluster's API server, built from its stored kubeconfig."""
-    from clusters.services import _kubeconfig_of
+    """A session with the cluster's API server: its stored kubeconfig, or for the cluster the
+    panel runs in, its ServiceAccount."""
+    from clusters.services import cluster_kubeconfig
 
-    if cluster.is_local or cluster.credential is None:
+    if cluster.is_local:
         raise ExplorerError(
             f"{cluster.name} is not a Kubernetes cluster the panel can reach.", status=400
         )
     try:
-        parsed = _kubeconfig_of(cluster.credential)
+        parsed = cluster_kubeconfig(cluster)
         api = kubeconfig.api_client(parsed)
     except kubeconfig.KubeconfigError as exc:
         raise ExplorerError(str(exc)) from exc

@@ -64,11 +64,11 @@ def _interrupt_on(stop: threading.Event, done: threading.Event, response, *, nam
 
 class KubernetesRuntime:
     def __init__(self, cluster) -> None:
-        from clusters.services import _kubeconfig_of
+        from clusters.services import cluster_kubeconfig
 
         self.cluster = cluster
         self.namespace = cluster.namespace or "default"
-        self._kubeconfig = _kubeconfig_of(cluster.credential)
+        self._kubeconfig = cluster_kubeconfig(cluster)
 
     def _api(self) -> k8s.ApiClient:
         return kubeconfig.api_client(self._kubeconfig)

@@ -207,3 +207,20 @@ def test_output_without_newlines_is_stored_in_pieces_and_resumes_where_it_stoppe
         out.write("\ndone\n")
     rest = list(runtime.logs(handle, "pod", since=first[-1].position))
     assert [line.text for line in rest] == ["", "done"]
+
+
+def test_the_lag_is_how_long_the_oldest_line_not_yet_stored_has_waited():
+    """What /metrics reports as a monitor's lag: 0 once everything read is taken for storing."""
+    import threading
+    import time
+
+    from workloads.monitor import Follower
+
+    follower = Follower("pod-a").start(PrintingPod(100), {}, 0, threading.Event())
+    deadline = time.monotonic() + 10
+    while follower.lines.qsize() < 101 and time.monotonic() < deadline:  # 100 lines and the end
+        time.sleep(0.01)
+    time.sleep(0.5)
+    assert 0.5 <= follower.lag() < 5
+    assert len(follower.drain()) == 100
+    assert follower.lag() == 0.0

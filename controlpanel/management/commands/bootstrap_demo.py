@@ -1,4 +1,5 @@
-"""First-start set-up for `make run`: encryption key, admin account, local cluster.
+"""First-start set-up for `make run` (and the Kubernetes install's migrate Job): encryption
+key, admin account, the local cluster or the cluster the panel runs in.
 
 Safe to run at every start: it only creates what is missing.
 """
@@ -7,11 +8,12 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from cameras.bootstrap import bootstrap_demo_cameras
-from clusters.services import cluster_ensure_local
+from clusters.services import cluster_ensure_in_cluster, cluster_ensure_local
 from core.choices import Role
 from core.crypto import ensure_key_file
 from core.services import SYSTEM, user_create
@@ -38,6 +40,15 @@ class Command(BaseCommand):
                 "  This password is shown once and stored only as a hash.\n"
                 f"  Change it with: .venv/bin/python manage.py changepassword admin\n{bar}\n"
             )
+        if settings.IN_CLUSTER:
+            cluster, created = cluster_ensure_in_cluster()
+            if created:
+                self.stdout.write(f"Created {cluster.name!r}, the cluster the panel runs in "
+                                  f"({cluster.status}).")  # fmt: skip
+        if not settings.LOCAL_CLUSTER_ENABLED:
+            self.stdout.write("The local cluster is off (LOCAL_CLUSTER_ENABLED=false).")
+            bootstrap_presets()
+            return
         cluster, created = cluster_ensure_local()
         if created:
             self.stdout.write(f"Created the local cluster {cluster.name!r}.")
