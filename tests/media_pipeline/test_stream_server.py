@@ -18,6 +18,7 @@ import pytest
 
 from media_pipeline.patterns import read_clock
 from media_pipeline.sources import MjpegHttpSource, SourceError, open_source
+from tests.conftest import wait_for
 
 from .conftest import DATA, ROOT
 
@@ -115,15 +116,19 @@ def test_lanes_on_a_looping_file_at_a_chosen_width():
     with stream_server(
         "--source", f"file:{clip}", "--process", "lanes", "--width", "640", "--fps", "0"
     ) as (base, _):
-        time.sleep(1.0)  # 30 frames at full speed: it must have looped
-        _, _, body = get(base + "/metrics")
-        text = body.decode()
-        frames = float(
-            next(
-                line for line in text.splitlines() if line.startswith("media_pipeline_frames_total")
-            ).split()[-1]
-        )
-        assert frames > 30
+
+        def frames() -> float:
+            text = get(base + "/metrics")[2].decode()
+            return float(
+                next(
+                    line
+                    for line in text.splitlines()
+                    if line.startswith("media_pipeline_frames_total")
+                ).split()[-1]
+            )
+
+        # The clip has 30 frames: more than that served means it looped (however fast).
+        wait_for(lambda: frames() > 30, timeout=30, interval=0.2)
         snapshot = cv2.imdecode(
             np.frombuffer(get(base + "/snapshot.jpg")[2], np.uint8), cv2.IMREAD_COLOR
         )
