@@ -13,9 +13,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from clusters.selectors import cluster_list
+from workloads.choices import TemplateKind
 from workloads.params import DEFAULTS
 
-MULTILINE = {"inputs", "images", "manifest", "volumes"}
+MULTILINE = {"inputs", "images", "manifest", "volumes", "metrics"}
+# Kinds the local cluster cannot run: their form starts on a Kubernetes cluster.
+KUBERNETES_ONLY = (TemplateKind.GPU_JOB, TemplateKind.RAW_MANIFEST)
 HELP = {
     "inputs": "One path per line, inside the volume. Empty: the bundled sample footage.",
     "images": "One path per line, inside the volume. Empty: the bundled sample photos.",
@@ -24,7 +27,12 @@ HELP = {
     "parallelism": "Pods sharing the inputs (each input is processed once).",
     "args": "Arguments, shell-quoted.",
     "command": "Replaces the image's entrypoint, shell-quoted (empty: keep it).",
-    "restart_policy": "Never or OnFailure.",
+    "restart_policy": "OnFailure (retry the pod, as the workshop's job) or Never.",
+    "backoff_limit": "How many times the Job retries a failed pod (0 to 20).",
+    "nvidia_volume": "Mount the nodes' /usr/local/nvidia read-only: auto (on AKS N-series "
+    "pools), yes or no. A named Pod Security exception an admin allows per cluster.",
+    "metrics": "Numbers the log prints as “<name> ... <value>” to chart, one name per line "
+    "(e.g. Accuracy for “Accuracy at step 10: 0.674”).",
     "processing": "none, lanes or faces.",
     "replicas": "Copies of the server (processes locally, pods on Kubernetes), 1 to 16.",
     "volumes": "Volumes the server may read images from, one per line. Empty: all of the "
@@ -77,10 +85,17 @@ class RunForm(ParamsFormMixin, forms.Form):
             clusters = list(cluster_list())
         # The queryset still checks a posted choice; the choices are drawn from the list.
         self.fields["cluster"].choices = [(cluster.pk, str(cluster)) for cluster in clusters]
-        # The local cluster first: the presets run there with no setup at all.
-        local = next((c for c in clusters if c.is_local), None)
-        if local is not None:
-            self.fields["cluster"].initial = local.pk
+        # The local cluster first: the presets run there with no setup at all. GPU jobs and
+        # manifests need Kubernetes: a cluster with GPUs first, then any.
+        if template.kind in KUBERNETES_ONLY:
+            remote = [c for c in clusters if not c.is_local]
+            with_gpus = [c for c in remote if c.capacity()["gpu"]]
+            first = (with_gpus or remote or [None])[0]
+        else:
+            first = next((c for c in clusters if c.is_local), None)
+        if first is not None:
+            self.fields["cluster"].initial = first.pk
+        self.clusters = clusters
         self.add_param_fields(template.kind, template.params)
 
 

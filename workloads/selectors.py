@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from django.db.models import Q, QuerySet
 
-from workloads.choices import ACTIVE_STATES
+from clusters import gpu
+from workloads.choices import ACTIVE_STATES, TemplateKind
 from workloads.models import Run, RunLogLine, WorkloadTemplate
 
 
@@ -39,6 +40,23 @@ def run_log_page(
     if pod:
         lines = lines.filter(pod=pod)
     return list(lines.order_by("cursor")[:limit])
+
+
+NO_VOLUME_WARNING = "no volume: outputs will be lost when the pod ends"
+# Kinds that write files to their output folder (an emptyDir on Kubernetes without a volume).
+WRITES_OUTPUT_FILES = (TemplateKind.LANE_DETECTION,)
+
+
+def run_warnings(*, kind: str, params: dict, cluster) -> list[str]:
+    """What a user should know before a run starts (shown in the form and the API's answer)."""
+    warnings = []
+    if kind in WRITES_OUTPUT_FILES and not cluster.is_local and not params.get("volume"):
+        warnings.append(f"{NO_VOLUME_WARNING} (choose a volume of {cluster.name} to keep them).")
+    if kind == TemplateKind.GPU_JOB and params.get("gpus"):
+        note = gpu.waiting_note(cluster, gpu.readiness(cluster))
+        if note:
+            warnings.append(note)
+    return warnings
 
 
 def recent_runs(limit: int = 5) -> QuerySet[Run]:

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clusters import podsecurity
+from clusters import gpu, podsecurity
 from clusters.models import Cluster
 from core.choices import AuditAction
 from core.services import Actor, audit_record
@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 # Parameters naming a cluster's volumes: a template's defaults are checked against the cluster
 # of each run, not when the template is saved.
 CLUSTER_BOUND = ("volume", "volumes")
+# The Pod Security controls a hostPath volume trips (baseline and restricted).
+HOST_PATH_CONTROLS = ("HostPath Volumes", "Volume Types")
 
 
 def _volume_names(cluster: Cluster) -> set[str]:
@@ -68,12 +70,25 @@ def run_prepare(*, template: WorkloadTemplate, cluster: Cluster, params: Any) ->
         template.kind, params, defaults=template.params, volumes=_volume_names(cluster)
     )
     spec = build_spec(kind=template.kind, params=cleaned, cluster=cluster, run_id=0)
+    if any(task.gpus for task in spec.tasks):
+        refused = gpu.refusal(cluster, gpu.readiness(cluster))
+        if refused:
+            raise ValidationError({"cluster": refused})
     violations = podsecurity.check_workload(cluster, spec)
     if violations:
         # A raw manifest's fields are the user's to fix; a preset's, the cluster's level.
         field = "manifest" if template.kind == TemplateKind.RAW_MANIFEST else "cluster"
         level = cluster.pod_security_level
-        raise ValidationError({field: [v.message(level) for v in violations]})
+        messages = [v.message(level) for v in violations]
+        host_paths = {path for task in spec.tasks for _, path in task.host_paths}
+        if host_paths and all(v.control in HOST_PATH_CONTROLS for v in violations):
+            field = "nvidia_volume"
+            messages.append(
+                f"The read-only {', '.join(sorted(host_paths))} mount is a named exception: an "
+                f"admin allows “{gpu.NVIDIA_EXEMPTION['name']} {gpu.NVIDIA_DRIVER_PATH}” on the "
+                f"Pod Security page of {cluster.name}; or set nvidia_volume to no."
+            )
+        raise ValidationError({field: messages})
     return cleaned
 
 
