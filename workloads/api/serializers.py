@@ -152,3 +152,17 @@ class RunEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = RunEvent
         fields = ["id", "kind", "data", "pod", "time", "log_cursor"]
+
+
+class MetricSeriesSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="progress, throughput, or a name the template declares.")
+    x = serializers.CharField(help_text="What the first number of each point is: seconds or step.")
+    y = serializers.CharField(help_text="Unit of the second number (%, per second, the name).")
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        help_text="[x, y] pairs in order.",
+    )
+
+
+class RunMetricsSerializer(serializers.Serializer):
+    series = MetricSeriesSerializer(many=True)
