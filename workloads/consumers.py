@@ -214,9 +214,16 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                 await self.close(code=verdict)
                 return True
         async with self.lock:
-            newest = await self._newest_cursor()
+            newest, state = await self._cursor_and_state()
             if newest is not None and newest > self.last_sent:
                 await self._fill(upto=newest)
+            if self.final is None and state in FINAL_STATES:
+                # The state message was lost (or published from where no loop could send it):
+                # the database says the run is over.
+                self.final = state
+                run_state = await self._state()
+                if run_state is not None:
+                    await self.send_json(run_state)
             await self._end_if_done()
             if now >= self.next_heartbeat:
                 self.next_heartbeat = now + HEARTBEAT_S
@@ -231,6 +238,11 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
     def _state(self) -> dict[str, Any] | None:
         run = Run.objects.filter(pk=self.run_id).first()
         return state_payload(run) if run is not None else None
+
+    @database_sync_to_async
+    def _cursor_and_state(self) -> tuple[int | None, str | None]:
+        row = Run.objects.filter(pk=self.run_id).values_list("log_cursor", "state").first()
+        return row if row is not None else (None, None)
 
     @database_sync_to_async
     def _final_state(self) -> str | None:
