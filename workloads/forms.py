@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from clusters.selectors import cluster_list
 from workloads.choices import TemplateKind
 from workloads.params import DEFAULTS
+from workloads.selectors import NO_VOLUME_WARNING, WRITES_OUTPUT_FILES
 
 MULTILINE = {"inputs", "images", "manifest", "volumes", "metrics"}
 # Kinds the local cluster cannot run: their form starts on a Kubernetes cluster.
@@ -95,7 +96,12 @@ class RunForm(ParamsFormMixin, forms.Form):
             first = next((c for c in clusters if c.is_local), None)
         if first is not None:
             self.fields["cluster"].initial = first.pk
-        self.clusters = clusters
+        # Which choices run as processes here (outputs kept without a volume): the page warns
+        # before a Kubernetes run whose outputs would go to an emptyDir.
+        self.fields["cluster"].widget.attrs["data-local"] = ",".join(
+            str(c.pk) for c in clusters if c.is_local
+        )
+        self.volume_warning = NO_VOLUME_WARNING if template.kind in WRITES_OUTPUT_FILES else ""
         self.add_param_fields(template.kind, template.params)
 
 

@@ -89,8 +89,10 @@ def test_an_admin_installs_the_device_plugin_from_the_cluster_page(
         )
         page.click("#install-device-plugin")
         page.wait_for_selector(".messages >> text=v0.20.0 unchanged")
-        audited = AuditEvent.objects.filter(object_repr=cluster.name).values_list(
-            "changes", flat=True
+        audited = (
+            AuditEvent.objects.filter(object_repr=cluster.name)
+            .order_by("pk")
+            .values_list("changes", flat=True)
         )
         assert [c["result"] for c in audited if c.get("addon")] == ["created", "unchanged"]
 

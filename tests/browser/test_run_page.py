@@ -231,3 +231,22 @@ def test_a_training_log_is_charted_live_against_step(daphne_server, page, viewer
         {"name": "Accuracy", "x": "step", "y": "Accuracy",
          "points": [[0.0, 0.1285], [10.0, 0.674], [20.0, 0.8065]]},
     ]  # fmt: skip
+
+
+def test_the_lane_form_warns_before_a_kubernetes_run_without_a_volume(daphne_server, page):
+    """Outputs of a Kubernetes pod without a volume go to an emptyDir: the form says so before
+    the run starts (not for the local cluster, not once a volume is named)."""
+    from clusters.models import Cluster
+
+    UserFactory(username="olga", role=Role.OPERATOR)
+    _run("lane-detection", state="cancelled")
+    remote = Cluster.objects.create(name="aks-west", kind="kubernetes")
+    log_in(page, daphne_server, "olga")
+    page.goto(daphne_server + reverse("template-run", args=["lane-detection"]))
+    warning = page.locator("#no-volume-warning")
+    assert warning.is_hidden()  # the local cluster comes first
+    page.select_option("#id_cluster", str(remote.pk))
+    assert warning.inner_text() == "no volume: outputs will be lost when the pod ends"
+    assert warning.is_visible()
+    page.fill("#id_volume", "footage")
+    assert warning.is_hidden()

@@ -28,7 +28,7 @@ spec:
   backoffLimit: 0
   template:
     metadata:
-      annotations: {standin-kubelet/log: "Accuracy at step 10: 0.674"}
+      annotations: {standin-kubelet/log: "Extracting /tmp/data\\nAccuracy at step 0: 0.1285\\nAccuracy at step 10: 0.674\\n"}
     spec:
       restartPolicy: Never
       securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
@@ -83,7 +83,7 @@ def test_a_raw_manifest_with_numeric_quantities_runs(
     response = operator_api.post(
         "/api/runs/",
         {"template": "raw-manifest", "cluster": kube_cluster.name,
-         "params": {"manifest": NUMERIC_QUANTITIES}},
+         "params": {"manifest": NUMERIC_QUANTITIES, "metrics": ["Accuracy"]}},
         format="json",
     )  # fmt: skip
     assert response.status_code == 201, response.content
@@ -96,6 +96,9 @@ def test_a_raw_manifest_with_numeric_quantities_runs(
     resources = pod.spec.containers[0].resources
     assert resources.limits == {"nvidia.com/gpu": "1", "memory": "268435456"}
     assert resources.requests["cpu"] == "500m"  # the API server's canonical form of 0.5
+    # The training lines the pod printed, charted: accuracy against step (seed 004's job).
+    (series,) = operator_api.get(f"/api/runs/{run['id']}/metrics/").json()["series"]
+    assert series["name"] == "Accuracy" and series["points"] == [[0.0, 0.1285], [10.0, 0.674]]
 
 
 def test_a_gpu_job_the_scheduler_cannot_place_says_why_while_it_is_pending(
