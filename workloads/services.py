@@ -13,8 +13,8 @@ from clusters import gpu, podsecurity
 from clusters.models import Cluster
 from core.choices import AuditAction
 from core.services import Actor, audit_record
-from workloads.choices import ACTIVE_STATES, FINAL_STATES, RunState, TemplateKind
-from workloads.models import Run, WorkloadTemplate
+from workloads.choices import ACTIVE_STATES, FINAL_STATES, PodPhase, RunState, TemplateKind
+from workloads.models import Run, RunPod, WorkloadTemplate
 from workloads.params import DEFAULTS, clean_params, is_dns1123_label, volume_names
 from workloads.realtime import publish_run_message, state_payload
 from workloads.specs import build_spec
@@ -171,4 +171,9 @@ def run_finish(*, run_id: int, state: str, error: str = "") -> bool:
     fields: dict[str, Any] = {"finished_at": timezone.now(), "error": error[:5000]}
     if state == RunState.SUCCEEDED:
         fields["progress"] = 100
-    return run_transition(run_id=run_id, from_states=ACTIVE_STATES, state=state, **fields)
+    finished = run_transition(run_id=run_id, from_states=ACTIVE_STATES, state=state, **fields)
+    if finished and state == RunState.SUCCEEDED:
+        # Pods that print no pipeline events (GPU jobs, manifests) would stay at 0% beside a
+        # run at 100%: a pod that succeeded is done.
+        RunPod.objects.filter(run_id=run_id, phase=PodPhase.SUCCEEDED).update(progress=100)
+    return finished

@@ -90,3 +90,23 @@ def test_a_kubernetes_lane_run_without_a_volume_warns_that_outputs_are_lost(
         "/api/runs/", {"template": "lane-detection", "cluster": local_cluster.name}, format="json"
     )
     assert local.json()["warnings"] == []
+
+
+def test_a_pod_that_succeeded_is_done_when_its_run_is(presets, local_cluster):
+    """A pod printing no pipeline events (a GPU job's) does not stay at 0% beside its run at
+    100%; a pod that failed keeps what it reached."""
+    from workloads.models import Run, RunPod
+    from workloads.services import run_finish
+
+    run = Run.objects.create(
+        template=WorkloadTemplate.objects.get(slug="gpu-job"), cluster=local_cluster,
+        state="running",
+    )  # fmt: skip
+    done = RunPod.objects.create(run=run, name="train-0", phase="Succeeded")
+    failed = RunPod.objects.create(run=run, name="train-1", phase="Failed", progress=40)
+
+    assert run_finish(run_id=run.pk, state="succeeded")
+
+    done.refresh_from_db()
+    failed.refresh_from_db()
+    assert (done.progress, failed.progress) == (100, 40)
