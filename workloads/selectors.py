@@ -154,9 +154,16 @@ class FaceImage:
         return out
 
 
-def run_face_images(run: Run, *, readable: bool) -> list[FaceImage]:
-    """Face results grouped per photo, in order; with `readable` (the panel can read the photos:
-    the local cluster) each carries its pixel size so boxes can be drawn over it."""
+@dataclass
+class FaceImages:
+    shown: list[FaceImage]
+    total: int  # photos with results
+
+
+def run_face_images(run: Run, *, limit: int, readable: bool) -> FaceImages:
+    """Face results grouped per photo, in order, the first `limit` photos; with `readable` (the
+    panel can read the photos: the local cluster) each carries its pixel size so boxes can be
+    drawn over it."""
     images: dict[str, FaceImage] = {}
     for result in run.face_results.all():
         entry = images.get(result.image)
@@ -165,10 +172,11 @@ def run_face_images(run: Run, *, readable: bool) -> list[FaceImage]:
                 result.image, PurePosixPath(result.image).name, [], result.pk
             )
         entry.results.append(result)
+    shown = list(images.values())[:limit]
     if readable:
-        for entry in images.values():
+        for entry in shown:
             entry.width, entry.height = image_size(run, entry.image)
-    return list(images.values())
+    return FaceImages(shown, len(images))
 
 
 def image_size(run: Run, path: str) -> tuple[int, int]:

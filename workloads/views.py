@@ -21,6 +21,8 @@ from workloads.forms import RunForm, TemplateSaveForm
 from workloads.models import FaceResult, Run, RunOutput
 
 LOG_PAGE_LINES = 200
+# Photos drawn on the run page (each is read for its size at every refresh of an active run).
+FACE_PHOTOS_SHOWN = 100
 
 
 class RunListView(RoleRequiredMixin, View):
@@ -67,10 +69,16 @@ def _status_context(run) -> dict:
         "warnings": selectors.run_warnings(kind=run.template.kind, params=run.params, cluster=run.cluster)
         if run.is_active else [],
         "outputs": selectors.run_output_entries(run),
-        "face_images": selectors.run_face_images(run, readable=run.cluster.is_local),
+        **_face_images(run),
         "waiting_pods": [pod for pod in run.pods.all() if pod.phase == "Pending" and pod.message],
         "charts": metrics.run_charts(run),
     }  # fmt: skip
+
+
+def _face_images(run) -> dict:
+    photos = selectors.run_face_images(run, limit=FACE_PHOTOS_SHOWN, readable=run.cluster.is_local)
+    return {"face_images": photos.shown, "face_images_total": photos.total,
+            "face_images_more": photos.total > len(photos.shown)}  # fmt: skip
 
 
 class RunDetailView(RoleRequiredMixin, View):
