@@ -146,6 +146,10 @@ class KubernetesRuntime:
                 return RunStatus("failed", pods, detail)
             if all(_condition(job, "Complete") for job in jobs):
                 return RunStatus("succeeded", pods)
+            if all(pod.phase == "Pending" for pod in pods):
+                # Nothing runs yet (not scheduled, image pulling): the run is not "running" while
+                # its pod waits, e.g. for a GPU; the pod's message says why.
+                return RunStatus("submitted", pods)
             return RunStatus("running", pods)
         # Raw manifests with neither Jobs nor Deployments: follow bare pods, else done at once.
         if pods and any(pod.phase in ("Pending", "Running") for pod in pods):
