@@ -112,3 +112,35 @@ def test_an_admin_installs_the_device_plugin_from_the_cluster_page(
         assert gpu_row.locator(".gpu-requested").inner_text() == "1"
     finally:
         _remove_optional_role(kube_admin_api)
+
+
+def test_a_gpu_job_waiting_for_a_node_says_why_on_its_page(
+    daphne_server, page, celery_worker, kube_kubeconfig, kube_namespace
+):
+    """Started from the GPU template's form, which starts on the cluster with GPUs: three GPUs
+    fit no node, and the page, open while it waits, shows the scheduler's words; cancelling it
+    from there ends it."""
+    from clusters.services import cluster_ensure_local, cluster_import
+    from core.services import SYSTEM
+    from workloads.bootstrap import bootstrap_demo
+
+    bootstrap_demo()
+    cluster_ensure_local()
+    cluster = cluster_import(
+        actor=SYSTEM, name="testbed", kubeconfig=kube_kubeconfig, namespace=kube_namespace.name
+    )
+    UserFactory(username="olga", role=Role.OPERATOR)
+    log_in(page, daphne_server, "olga")
+    page.goto(f"{daphne_server}/templates/gpu-job/run/")
+    assert page.locator("#id_cluster").input_value() == str(cluster.pk)
+    assert page.locator("#id_restart_policy").input_value() == "OnFailure"
+    page.fill("#id_gpus", "3")
+    page.click("form.card button:has-text('Run')")
+    page.wait_for_url("**/runs/*/")
+    waiting = page.locator(".pod-waiting")
+    waiting.wait_for(timeout=60_000)
+    assert "Insufficient nvidia.com/gpu" in waiting.inner_text()
+    assert page.inner_text("#run-state") == "submitted"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#run-cancel")
+    page.locator("#live-log .live-state >> text=ended · cancelled").wait_for(timeout=60_000)
