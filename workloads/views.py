@@ -89,7 +89,10 @@ class RunDetailView(RoleRequiredMixin, View):
             return render(
                 request, "workloads/_run_log.html", {"run": run, **_log_context(request, run)}
             )
-        return render(request, "workloads/run_detail.html", _status_context(run))
+        context = _status_context(run)
+        if "q" in request.GET or "pod" in request.GET:  # a search without script: hits in place
+            context.update(_log_context(request, run), log_searched=True)
+        return render(request, "workloads/run_detail.html", context)
 
 
 def _not_found():

@@ -224,6 +224,11 @@
   followEl.addEventListener("change", function () {
     if (followEl.checked) scrollToEnd();
   });
+  if (!results.hidden) { // opened with ?q=: the server drew the hits
+    out.hidden = true;
+    clearEl.hidden = false;
+    panel.classList.add("searching");
+  }
   setState("connecting", "reconnecting");
   connect();
 })();

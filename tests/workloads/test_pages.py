@@ -246,3 +246,14 @@ def _form_defaults(client, slug: str) -> dict:
     fields = dict(re.findall(r'<input type="text" name="(\w+)" value="([^"]*)"', body))
     fields.update(re.findall(r'<textarea name="(\w+)"[^>]*>\n?([^<]*)</textarea>', body))
     return fields
+
+
+def test_a_search_link_opens_the_page_with_its_hits_in_the_log_view(finished_run, viewer_client):
+    """`?q=` in the address (a bookmark, no script) shows the hits in the one log view."""
+    body = viewer_client.get(
+        reverse("run-detail", args=[finished_run.pk]), {"q": "line 44"}
+    ).content.decode()
+
+    hits = body.split('id="run-log"')[1].split("</section>")[0]
+    assert " hidden" not in hits.split(">")[0]
+    assert "line 44</span>" in hits and "line 440</span>" in hits and "line 45</span>" not in hits
