@@ -294,3 +294,8 @@ class ClusterUpdateSerializer(ClusterSerializer):
 
     class Meta(ClusterSerializer.Meta):
         read_only_fields = [*ClusterSerializer.Meta.read_only_fields, "kind"]
+
+
+class DevicePluginSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
+    version = serializers.CharField(help_text="The device plugin's version, e.g. v0.20.0.")
