@@ -35,6 +35,14 @@ class CameraCreateView(RoleRequiredMixin, FormView):
     form_class = CameraForm
     read_role = write_role = "operator"
 
+    def get_initial(self):
+        # "Add it as a camera" on a camera-stream run's page names the run.
+        initial = super().get_initial()
+        run = self.request.GET.get("run", "")
+        if run.isdecimal():
+            initial["run"] = int(run)
+        return initial
+
     def form_valid(self, form):
         data = form.cleaned_data
         try:

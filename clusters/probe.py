@@ -20,6 +20,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
+from clusters import gpu
 from clusters.choices import GPU_RESOURCE, ClusterStatus
 
 
@@ -100,7 +101,8 @@ def _short(exc: BaseException) -> str:
     return text.split(":")[-1].strip()[:200]
 
 
-def node_summary(node: k8s.V1Node) -> dict:
+def node_summary(node: k8s.V1Node, gpu_requested: dict[str, int] | None = None) -> dict:
+    """`gpu_requested`: GPUs held per node by running pods (None: the panel may not see them)."""
     capacity = node.status.capacity or {}
     allocatable = node.status.allocatable or {}
     conditions = {c.type: c.status for c in node.status.conditions or []}
@@ -117,6 +119,12 @@ def node_summary(node: k8s.V1Node) -> dict:
         "cpu": float(parse_quantity(capacity.get("cpu", "0"))),
         "memory": int(parse_quantity(capacity.get("memory", "0"))),
         "gpu": int(parse_quantity(capacity.get(GPU_RESOURCE, "0"))),
+        "gpu_allocatable": int(parse_quantity(allocatable.get(GPU_RESOURCE, "0"))),
+        "gpu_requested": (
+            gpu_requested.get(node.metadata.name, 0) if gpu_requested is not None else None
+        ),
+        "gpu_node": gpu.is_gpu_node(labels),
+        "instance_type": gpu.instance_type(labels),
         "allocatable_cpu": float(parse_quantity(allocatable.get("cpu", "0"))),
         "allocatable_memory": int(parse_quantity(allocatable.get("memory", "0"))),
         "roles": roles,
@@ -134,7 +142,9 @@ def probe_kubernetes(api: k8s.ApiClient, server: str = "") -> Snapshot:
     try:
         version = k8s.VersionApi(api).get_code(_request_timeout=timeout).git_version
         core = k8s.CoreV1Api(api)
-        nodes = [node_summary(n) for n in core.list_node(_request_timeout=timeout).items]
+        listed = core.list_node(_request_timeout=timeout).items
+        requested = gpu.gpu_requests_by_node(core, timeout) if listed else None
+        nodes = [node_summary(n, requested) for n in listed]
         namespaces = [
             ns.metadata.name for ns in core.list_namespace(_request_timeout=timeout).items
         ]
@@ -162,13 +172,18 @@ def probe_local() -> Snapshot:
     """This machine as a one-node cluster: cores, memory and GPUs."""
     memory = psutil.virtual_memory().total
     cpu = float(os.cpu_count() or 1)
+    gpus = _gpu_count()
     node = {
         "name": platform.node() or "localhost",
         "ready": True,
         "status": "Ready",
         "cpu": cpu,
         "memory": memory,
-        "gpu": _gpu_count(),
+        "gpu": gpus,
+        "gpu_allocatable": gpus,
+        "gpu_requested": None,
+        "gpu_node": False,
+        "instance_type": "",
         "allocatable_cpu": cpu,
         "allocatable_memory": psutil.virtual_memory().available,
         "roles": ["local"],

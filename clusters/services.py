@@ -7,12 +7,15 @@ import logging
 import re
 import time
 
+import urllib3
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
+from kubernetes.client.exceptions import ApiException
 
+from clusters import gpu
 from clusters import kubeconfig as kubeconfig_mod
 from clusters.azure.checks import check_service_principal
 from clusters.azure.clients import ServicePrincipal
@@ -26,7 +29,7 @@ from clusters.choices import (
 )
 from clusters.explorer import health
 from clusters.models import Cluster, Credential
-from clusters.probe import ProbeError, Snapshot, probe_kubernetes, probe_local
+from clusters.probe import ProbeError, Snapshot, classify, probe_kubernetes, probe_local
 from clusters.validators import clean_host_path_exemptions
 from core.choices import AuditAction, Role
 from core.crypto import encrypt
@@ -410,3 +413,38 @@ def cluster_ensure_local(*, actor: Actor = SYSTEM) -> tuple[Cluster, bool]:
         )
         audit_record(actor=actor, action=AuditAction.CREATE, obj=cluster, changes={"kind": "local"})
     return cluster, True
+
+
+def cluster_install_device_plugin(*, actor: Actor, cluster: Cluster) -> str:
+    """Install the NVIDIA device plugin DaemonSet (kube-system) shipped with the panel: admins
+    only, audited, idempotent ("created", "updated" or "unchanged"). A cluster-wide add-on, so
+    outside the Pod Security level of user workloads; its permissions are an optional role."""
+    if actor.user is not None and not has_role(actor.user, Role.ADMIN):
+        raise PermissionDenied("Only admins install cluster add-ons.")
+    if cluster.is_local or cluster.credential is None:
+        raise ValidationError({"cluster": f"{cluster.name} is not a Kubernetes cluster."})
+    api = kubeconfig_mod.api_client(_kubeconfig_of(cluster.credential))
+    try:
+        result = gpu.install_device_plugin(api)
+    except ApiException as exc:
+        if exc.status == 403:
+            raise ValidationError(
+                {"cluster": f"The panel's identity on {cluster.name} may not manage DaemonSets in "
+                 "kube-system. A cluster admin applies the optional role "
+                 "docker/rbac/optional-nvidia-device-plugin.yaml, or applies "
+                 f"clusters/addons/nvidia-device-plugin/{gpu.DEVICE_PLUGIN_FILE.name} directly."}
+            ) from None  # fmt: skip
+        raise ValidationError(
+            {"cluster": f"{cluster.name} refused the device plugin: {exc.status} {exc.reason}."}
+        ) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ValidationError({"cluster": classify(exc, cluster.name).message}) from None
+    finally:
+        api.close()
+    audit_record(
+        actor=actor, action=AuditAction.CREATE if result == "created" else AuditAction.UPDATE,
+        obj=cluster, changes={"addon": "nvidia-device-plugin", "version": gpu.device_plugin_version(),
+                              "result": result},
+    )  # fmt: skip
+    logger.info("cluster %s: NVIDIA device plugin %s by %s", cluster.name, result, actor.name)
+    return result

@@ -18,6 +18,11 @@ urlpatterns = [
         views.ClusterPodSecurityView.as_view(),
         name="cluster-pod-security",
     ),
+    path(
+        "clusters/<id:pk>/gpu/device-plugin/",
+        views.ClusterDevicePluginView.as_view(),
+        name="cluster-device-plugin",
+    ),
     path("clusters/<id:pk>/refresh/", views.ClusterRefreshView.as_view(), name="cluster-refresh"),
     path("clusters/<id:pk>/delete/", views.ClusterDeleteView.as_view(), name="cluster-delete"),
     path("credentials/", views.CredentialListView.as_view(), name="credential-list"),

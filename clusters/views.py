@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
+from clusters import gpu, selectors, services
 from clusters import kubeconfig as kubeconfig_mod
-from clusters import selectors, services
 from clusters.choices import CredentialKind
 from clusters.explorer import health
 from clusters.forms import (
@@ -47,9 +47,32 @@ class ClusterDetailView(RoleRequiredMixin, View):
             "clusters/_cluster_status.html" if request.htmx else "clusters/cluster_detail.html"
         )
         return render(request, template, {
-            "cluster": cluster, "capacity": cluster.capacity(),
+            "cluster": cluster, "capacity": cluster.capacity(), "gpu": gpu.readiness(cluster),
             "health_chart": None if request.htmx else health.chart(cluster),
         })  # fmt: skip
+
+
+class ClusterDevicePluginView(RoleRequiredMixin, View):
+    """One click: install (or bring up to date) the NVIDIA device plugin on the cluster."""
+
+    write_role = Role.ADMIN
+
+    def post(self, request, pk: int):
+        cluster = get_object_or_404(Cluster, pk=pk)
+        try:
+            result = services.cluster_install_device_plugin(
+                actor=Actor.from_request(request), cluster=cluster
+            )
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"NVIDIA device plugin {gpu.device_plugin_version()} {result} on {cluster.name}: "
+                "GPU nodes report nvidia.com/gpu once its pod runs there (the next check shows it).",
+            )
+            cluster_refresh_task.delay(cluster.pk)
+        return redirect("cluster-detail", pk=cluster.pk)
 
 
 class ClusterRefreshView(RoleRequiredMixin, View):

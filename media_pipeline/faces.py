@@ -22,7 +22,15 @@ _NUMBERED = re.compile(r"^(?P<person>.+?)[_-]\d+$")
 def _face_recognition():  # type: ignore[no-untyped-def]
     # Imported on first use: it loads dlib and 100 MB of models, which `lanes` and `stream
     # --process lanes` never need.
-    import face_recognition
+    import warnings
+
+    with warnings.catch_warnings():
+        # face_recognition_models finds its files with the deprecated pkg_resources; the warning
+        # is the library's, says nothing about this run, and would be every face log's first line.
+        warnings.filterwarnings(
+            "ignore", message="pkg_resources is deprecated", category=UserWarning
+        )
+        import face_recognition
 
     return face_recognition
 

@@ -14,7 +14,9 @@ lost). While the database restarts, a turn that cannot read it is skipped.
 Client messages: `{"type": "ack", "cursor": N}` (every few hundred lines). Server messages: log
 lines `{"cursor", "pod", "text", "time"}` (no `type`), and typed control messages:
 `live` (backlog done), `heartbeat` (every few seconds, with the run's newest cursor),
-`run.state`, `gone` (run deleted; the socket closes with 4404).
+`run.state`, `ended` (the run is final and every stored line was sent: `state`, `cursor`),
+`gone` (run deleted; the socket closes with 4404). A pipeline event's line also carries
+`summary`, its short reading ("progress · 3/7 · 50.9 fps · a.jpg").
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from core.websockets import (
     outlives_database_outage,
     query_param,
 )
+from workloads import events
+from workloads.choices import FINAL_STATES
 from workloads.models import Run, RunLogLine
 from workloads.realtime import run_group, state_payload
 
@@ -48,12 +52,17 @@ HEARTBEAT_S = 5.0
 
 
 def line_message(line: RunLogLine) -> dict[str, Any]:
-    return {
-        "cursor": line.cursor,
-        "pod": line.pod,
-        "text": line.text,
-        "time": line.time.isoformat(),
-    }
+    return with_summary(
+        {"cursor": line.cursor, "pod": line.pod, "text": line.text, "time": line.time.isoformat()}
+    )
+
+
+def with_summary(message: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline event's line carries its short reading (`summary`) beside the raw text."""
+    summary = events.summary(message["text"])
+    if summary:
+        message["summary"] = summary
+    return message
 
 
 class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
@@ -64,6 +73,8 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         self.last_sent = 0
         self.acked = 0
         self.joined = False
+        self.final: str | None = None  # the run's final state once it has one
+        self.ended = False
         self.lock = asyncio.Lock()
         self.ticker: asyncio.Task | None = None
         user = self.scope.get("user")
@@ -87,6 +98,8 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                 self.last_sent = self.acked = await self._tail_start(tail_n)
             await self._fill()
             await self.send_json({"type": "live", "cursor": self.last_sent})
+            self.final = await self._final_state()
+            await self._end_if_done()
         self.ticker = asyncio.create_task(self._tick())
 
     async def disconnect(self, code: int) -> None:
@@ -105,6 +118,7 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                 self.acked = cursor
                 async with self.lock:
                     await self._fill()
+                    await self._end_if_done()
 
     # -- channel layer messages (named after the payload type) ---------------------------------
     @outlives_database_outage
@@ -126,14 +140,34 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             if cursor <= self.last_sent:
                 continue  # already sent from the database
             if cursor == self.last_sent + 1 and self.last_sent - self.acked < WINDOW:
-                await self.send_json({k: line[k] for k in ("cursor", "pod", "text", "time")})
+                await self.send_json(
+                    with_summary({k: line[k] for k in ("cursor", "pod", "text", "time")})
+                )
                 self.last_sent = cursor
             else:
                 await self._fill(upto=lines[-1]["cursor"])
                 return
 
+    @outlives_database_outage
     async def run_state(self, message: dict) -> None:
         await self.send_json(message)
+        if message.get("state") in FINAL_STATES:
+            self.final = message["state"]
+            async with self.lock:
+                newest = await self._newest_cursor()
+                if newest is not None and newest > self.last_sent:
+                    await self._fill(upto=newest)
+                await self._end_if_done()
+
+    async def _end_if_done(self) -> None:
+        """Once the run is over and every stored line is sent: say so, once. The page then
+        shows "ended" with the final state and stops reconnecting."""
+        if self.final is None or self.ended:
+            return
+        newest = await self._newest_cursor()
+        if newest is None or self.last_sent >= newest:
+            self.ended = True
+            await self.send_json({"type": "ended", "state": self.final, "cursor": self.last_sent})
 
     async def run_event(self, message: dict) -> None:
         pass  # events are log lines too; the log view shows them as lines
@@ -180,9 +214,17 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                 await self.close(code=verdict)
                 return True
         async with self.lock:
-            newest = await self._newest_cursor()
+            newest, state = await self._cursor_and_state()
             if newest is not None and newest > self.last_sent:
                 await self._fill(upto=newest)
+            if self.final is None and state in FINAL_STATES:
+                # The state message was lost (or published from where no loop could send it):
+                # the database says the run is over.
+                self.final = state
+                run_state = await self._state()
+                if run_state is not None:
+                    await self.send_json(run_state)
+            await self._end_if_done()
             if now >= self.next_heartbeat:
                 self.next_heartbeat = now + HEARTBEAT_S
                 await self.send_json({"type": "heartbeat", "cursor": newest})
@@ -196,6 +238,16 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
     def _state(self) -> dict[str, Any] | None:
         run = Run.objects.filter(pk=self.run_id).first()
         return state_payload(run) if run is not None else None
+
+    @database_sync_to_async
+    def _cursor_and_state(self) -> tuple[int | None, str | None]:
+        row = Run.objects.filter(pk=self.run_id).values_list("log_cursor", "state").first()
+        return row if row is not None else (None, None)
+
+    @database_sync_to_async
+    def _final_state(self) -> str | None:
+        state = Run.objects.filter(pk=self.run_id).values_list("state", flat=True).first()
+        return state if state in FINAL_STATES else None
 
     @database_sync_to_async
     def _run_exists(self) -> bool:

@@ -82,3 +82,21 @@ def ranged_file_response(request, path: Path, *, download: bool = False) -> Http
     disposition = "attachment" if download else "inline"
     response["Content-Disposition"] = f'{disposition}; filename="{path.name}"'
     return response
+
+
+def video_poster(path: Path, width: int = 640) -> bytes | None:
+    """The first frame of a video as a JPEG (at most `width` wide); None if none can be read."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok or frame is None:
+        return None
+    height, current = frame.shape[:2]
+    if current > width:
+        frame = cv2.resize(frame, (width, round(height * width / current)))
+    ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return encoded.tobytes() if ok else None

@@ -13,9 +13,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from clusters.selectors import cluster_list
+from workloads.choices import TemplateKind
 from workloads.params import DEFAULTS
+from workloads.selectors import NO_VOLUME_WARNING, WRITES_OUTPUT_FILES
 
-MULTILINE = {"inputs", "images", "manifest", "volumes"}
+MULTILINE = {"inputs", "images", "manifest", "volumes", "metrics"}
+# Kinds the local cluster cannot run: their form starts on a Kubernetes cluster.
+KUBERNETES_ONLY = (TemplateKind.GPU_JOB, TemplateKind.RAW_MANIFEST)
 HELP = {
     "inputs": "One path per line, inside the volume. Empty: the bundled sample footage.",
     "images": "One path per line, inside the volume. Empty: the bundled sample photos.",
@@ -24,7 +28,12 @@ HELP = {
     "parallelism": "Pods sharing the inputs (each input is processed once).",
     "args": "Arguments, shell-quoted.",
     "command": "Replaces the image's entrypoint, shell-quoted (empty: keep it).",
-    "restart_policy": "Never or OnFailure.",
+    "restart_policy": "OnFailure (retry the pod, as the workshop's job) or Never.",
+    "backoff_limit": "How many times the Job retries a failed pod (0 to 20).",
+    "nvidia_volume": "Mount the nodes' /usr/local/nvidia read-only: auto (on AKS N-series "
+    "pools), yes or no. A named Pod Security exception an admin allows per cluster.",
+    "metrics": "Numbers the log prints as “<name> ... <value>” to chart, one name per line "
+    "(e.g. Accuracy for “Accuracy at step 10: 0.674”).",
     "processing": "none, lanes or faces.",
     "replicas": "Copies of the server (processes locally, pods on Kubernetes), 1 to 16.",
     "volumes": "Volumes the server may read images from, one per line. Empty: all of the "
@@ -78,12 +87,24 @@ class RunForm(ParamsFormMixin, forms.Form):
         # The queryset still checks a posted choice; the choices are drawn from the list.
         self.fields["cluster"].choices = [(cluster.pk, str(cluster)) for cluster in clusters]
         # The local cluster first: the presets run there with no setup at all; in an install
-        # on Kubernetes (no local cluster), the cluster the panel runs in.
-        default = next((c for c in clusters if c.is_local), None) or next(
-            (c for c in clusters if c.is_in_cluster), None
+        # on Kubernetes (no local cluster), the cluster the panel runs in. GPU jobs and
+        # manifests need Kubernetes: a cluster with GPUs first, then any.
+        if template.kind in KUBERNETES_ONLY:
+            remote = [c for c in clusters if not c.is_local]
+            with_gpus = [c for c in remote if c.capacity()["gpu"]]
+            first = (with_gpus or remote or [None])[0]
+        else:
+            first = next((c for c in clusters if c.is_local), None) or next(
+                (c for c in clusters if c.is_in_cluster), None
+            )
+        if first is not None:
+            self.fields["cluster"].initial = first.pk
+        # Which choices run as processes here (outputs kept without a volume): the page warns
+        # before a Kubernetes run whose outputs would go to an emptyDir.
+        self.fields["cluster"].widget.attrs["data-local"] = ",".join(
+            str(c.pk) for c in clusters if c.is_local
         )
-        if default is not None:
-            self.fields["cluster"].initial = default.pk
+        self.volume_warning = NO_VOLUME_WARNING if template.kind in WRITES_OUTPUT_FILES else ""
         self.add_param_fields(template.kind, template.params)
 
 

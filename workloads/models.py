@@ -104,6 +104,8 @@ class RunPod(models.Model):
     phase = models.CharField(max_length=16, choices=PodPhase.choices, default=PodPhase.PENDING)
     exit_code = models.IntegerField(null=True, blank=True)
     reason = models.CharField(max_length=200, blank=True)
+    # Why it waits, while it waits: the scheduler's "0/3 nodes are available: ..." and the like.
+    message = models.TextField(blank=True, max_length=2000)
     restarts = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

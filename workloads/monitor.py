@@ -178,6 +178,7 @@ def _sync_pods(run: Run, pods: list[PodStatus]) -> dict[str, RunPod]:
         changes = {
             "phase": status.phase, "exit_code": status.exit_code, "reason": status.reason[:200],
             "restarts": status.restarts, "started_at": status.started_at, "finished_at": status.finished_at,
+            "message": status.message[:2000],
         }  # fmt: skip
         if any(getattr(row, key) != value for key, value in changes.items()):
             RunPod.objects.filter(pk=row.pk).update(**changes)

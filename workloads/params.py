@@ -18,6 +18,9 @@ DEFAULT_PIPELINE_IMAGE = "ghcr.io/controlpanel/media-pipeline:latest"
 MAX_PARALLELISM = 32
 MAX_REPLICAS = 16
 MAX_MANIFEST_CHARS = 256 * 1024
+MAX_BACKOFF_LIMIT = 20
+MAX_METRICS = 10
+METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 _./-]{0,39}$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # Docker reference grammar, simplified: [registry[:port]/]path[:tag][@digest]
@@ -44,10 +47,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     TemplateKind.FACE_RECOGNITION_SERVICE: {
         "image": DEFAULT_PIPELINE_IMAGE, "replicas": 1, "volumes": None,
     },
+    # nvidia_volume: mount the nodes' /usr/local/nvidia read-only; auto = on AKS N-series pools.
+    # metrics: names of numbers the log prints as "<name> ... <value>" (charted on the run page).
     TemplateKind.GPU_JOB: {
-        "image": "", "command": [], "args": [], "gpus": 1, "restart_policy": "Never",
+        "image": "", "command": [], "args": [], "gpus": 1, "restart_policy": "OnFailure",
+        "backoff_limit": 3, "nvidia_volume": "auto", "metrics": [],
     },
-    TemplateKind.RAW_MANIFEST: {"manifest": ""},
+    TemplateKind.RAW_MANIFEST: {"manifest": "", "metrics": []},
 }  # fmt: skip
 
 
@@ -147,6 +153,12 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
         return _source(name, value)
     if name in ("command", "args"):
         return _string_list(name, value) if isinstance(value, list) else _split_args(name, value)
+    if name == "backoff_limit":
+        return _integer(name, value, 0, MAX_BACKOFF_LIMIT)
+    if name == "nvidia_volume":
+        return _choice_of_three(name, value)
+    if name == "metrics":
+        return _metric_names(name, value)
     if name == "restart_policy":
         if value not in ("Never", "OnFailure"):
             raise ValidationError({name: "Must be Never or OnFailure."})
@@ -157,6 +169,30 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
             raise ValidationError({name: f"At most {MAX_MANIFEST_CHARS // 1024} KiB of YAML."})
         return manifest
     raise ValidationError({name: "Unknown parameter."})
+
+
+def _choice_of_three(field: str, value: Any) -> str:
+    """auto, yes or no (booleans and their usual spellings accepted)."""
+    text = str(value).strip().lower() if value is not None else "auto"
+    spelled = {"true": "yes", "on": "yes", "1": "yes", "false": "no", "off": "no", "0": "no",
+               "": "auto"}  # fmt: skip
+    text = spelled.get(text, text)
+    if text not in ("auto", "yes", "no"):
+        raise ValidationError({field: "Must be auto, yes or no."})
+    return text
+
+
+def _metric_names(field: str, value: Any) -> list[str]:
+    names = _string_list(field, value)
+    if len(names) > MAX_METRICS:
+        raise ValidationError({field: f"At most {MAX_METRICS} metrics."})
+    odd = [name for name in names if not METRIC_NAME.match(name)]
+    if odd:
+        raise ValidationError(
+            {field: f"{odd[0]!r}: a metric name is a word as the log prints it (letters, digits, "
+             "space, _ . / -; up to 40 characters), e.g. Accuracy."}
+        )  # fmt: skip
+    return names
 
 
 def volume_names(field: str, value: Any) -> list[str] | None:

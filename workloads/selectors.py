@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.http import Http404
 from django.utils import timezone
+from PIL import Image, UnidentifiedImageError
 
-from workloads.choices import ACTIVE_STATES
-from workloads.models import Run, RunLogLine, WorkloadTemplate
+from clusters import gpu
+from workloads.choices import ACTIVE_STATES, OutputKind, TemplateKind
+from workloads.files import safe_path
+from workloads.models import FaceResult, Run, RunEvent, RunLogLine, RunOutput, WorkloadTemplate
 
 
 def template_list() -> QuerySet[WorkloadTemplate]:
@@ -56,6 +63,23 @@ def run_log_page(
     if pod:
         lines = lines.filter(pod=pod)
     return list(lines.order_by("cursor")[:limit])
+
+
+NO_VOLUME_WARNING = "no volume: outputs will be lost when the pod ends"
+# Kinds that write files to their output folder (an emptyDir on Kubernetes without a volume).
+WRITES_OUTPUT_FILES = (TemplateKind.LANE_DETECTION,)
+
+
+def run_warnings(*, kind: str, params: dict, cluster) -> list[str]:
+    """What a user should know before a run starts (shown in the form and the API's answer)."""
+    warnings = []
+    if kind in WRITES_OUTPUT_FILES and not cluster.is_local and not params.get("volume"):
+        warnings.append(f"{NO_VOLUME_WARNING} (choose a volume of {cluster.name} to keep them).")
+    if kind == TemplateKind.GPU_JOB and params.get("gpus"):
+        note = gpu.waiting_note(cluster, gpu.readiness(cluster))
+        if note:
+            warnings.append(note)
+    return warnings
 
 
 def recent_runs(limit: int = 5) -> QuerySet[Run]:
@@ -146,3 +170,106 @@ def monitor_lags() -> list[tuple[int, str, float]]:
         (pk, slug, max(float(backlog or 0), (now - (seen or submitted or created)).total_seconds()))
         for (pk, slug, seen, submitted, created), backlog in zip(rows, reported, strict=True)
     ]
+
+
+@dataclass
+class OutputEntry:
+    """An output as the run page shows it: named inside the run's output folder, with its .json
+    sidecar beside it."""
+
+    output: RunOutput
+    name: str
+    sidecar: RunOutput | None = None
+    sidecar_name: str = ""
+
+
+def run_output_entries(run: Run) -> list[OutputEntry]:
+    """Files first named relative to the folder they share (the run's output folder), each
+    `<file>.json` summary folded into its file's entry; streams keep their URL."""
+    outputs = list(run.outputs.all())
+    files = [o for o in outputs if o.kind != OutputKind.STREAM]
+    parents = [str(PurePosixPath(o.path).parent) for o in files]
+    try:
+        root = posixpath.commonpath(parents) if parents else ""
+    except ValueError:  # relative and absolute paths mixed: show them as they are
+        root = ""
+
+    def name(output: RunOutput) -> str:
+        return posixpath.relpath(output.path, root) if root else output.path
+
+    by_path = {o.path: o for o in files}
+    sidecars = {o.path for o in files if o.path.endswith(".json") and o.path[:-5] in by_path}
+    entries = []
+    for output in outputs:
+        if output.path in sidecars:
+            continue
+        sidecar = by_path.get(output.path + ".json")
+        entries.append(
+            OutputEntry(output, name(output) if output.kind != OutputKind.STREAM else output.path,
+                        sidecar, name(sidecar) if sidecar else "")
+        )  # fmt: skip
+    return entries
+
+
+@dataclass
+class FaceImage:
+    """One photo with every face found in it (boxes as top, right, bottom, left)."""
+
+    image: str
+    name: str
+    results: list[FaceResult]
+    result_id: int  # any of its results: the URL of the photo
+    width: int = 0
+    height: int = 0
+
+    @property
+    def boxes(self) -> list[dict]:
+        out = []
+        for result in self.results:
+            box = result.box
+            if isinstance(box, list) and len(box) == 4:
+                top, right, bottom, left = (int(v) for v in box)
+                out.append({"x": left, "y": top, "w": right - left, "h": bottom - top,
+                            "label": result.person or "unknown", "status": result.status})  # fmt: skip
+        return out
+
+
+@dataclass
+class FaceImages:
+    shown: list[FaceImage]
+    total: int  # photos with results
+
+
+def run_face_images(run: Run, *, limit: int, readable: bool) -> FaceImages:
+    """Face results grouped per photo, in order, the first `limit` photos; with `readable` (the
+    panel can read the photos: the local cluster) each carries its pixel size so boxes can be
+    drawn over it."""
+    images: dict[str, FaceImage] = {}
+    for result in run.face_results.all():
+        entry = images.get(result.image)
+        if entry is None:
+            entry = images[result.image] = FaceImage(
+                result.image, PurePosixPath(result.image).name, [], result.pk
+            )
+        entry.results.append(result)
+    shown = list(images.values())[:limit]
+    if readable:
+        for entry in shown:
+            entry.width, entry.height = image_size(run, entry.image)
+    return FaceImages(shown, len(images))
+
+
+def image_size(run: Run, path: str) -> tuple[int, int]:
+    """Width and height from the file's header (no decode); (0, 0) when it cannot be read."""
+    try:
+        with Image.open(safe_path(run, path)) as image:
+            return image.size
+    except (Http404, OSError, UnidentifiedImageError, ValueError):
+        return 0, 0
+
+
+def run_stream_rate(run: Run) -> float | None:
+    """Frames per second the stream last published (its newest progress event)."""
+    event = RunEvent.objects.filter(run=run, kind="progress").order_by("-id").only("data").first()
+    fps = (event.data or {}).get("fps") if event is not None else None
+    return float(fps) if isinstance(fps, int | float) else None

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from kubernetes.client.exceptions import ApiException
 
-from clusters import podsecurity
+from clusters import gpu, podsecurity
 from clusters.explorer.redact import as_yaml, redact
 from clusters.kubeconfig import KubeconfigError
 from clusters.models import Cluster
@@ -19,8 +19,8 @@ from clusters.runtimes import runtime_for
 from clusters.runtimes.base import StartRejected
 from core.choices import AuditAction
 from core.services import Actor, audit_record
-from workloads.choices import ACTIVE_STATES, FINAL_STATES, RunState, TemplateKind
-from workloads.models import Run, WorkloadTemplate
+from workloads.choices import ACTIVE_STATES, FINAL_STATES, PodPhase, RunState, TemplateKind
+from workloads.models import Run, RunPod, WorkloadTemplate
 from workloads.params import DEFAULTS, clean_params, is_dns1123_label, volume_names
 from workloads.realtime import publish_run_message, state_payload
 from workloads.specs import build_spec
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Parameters naming a cluster's volumes: a template's defaults are checked against the cluster
 # of each run, not when the template is saved.
 CLUSTER_BOUND = ("volume", "volumes")
+# The Pod Security controls a hostPath volume trips (baseline and restricted).
+HOST_PATH_CONTROLS = ("HostPath Volumes", "Volume Types")
 
 
 def _volume_names(cluster: Cluster) -> set[str]:
@@ -74,12 +76,25 @@ def run_prepare(*, template: WorkloadTemplate, cluster: Cluster, params: Any) ->
         template.kind, params, defaults=template.params, volumes=_volume_names(cluster)
     )
     spec = build_spec(kind=template.kind, params=cleaned, cluster=cluster, run_id=0)
+    if any(task.gpus for task in spec.tasks):
+        refused = gpu.refusal(cluster, gpu.readiness(cluster))
+        if refused:
+            raise ValidationError({"cluster": refused})
     violations = podsecurity.check_workload(cluster, spec)
     if violations:
         # A raw manifest's fields are the user's to fix; a preset's, the cluster's level.
         field = "manifest" if template.kind == TemplateKind.RAW_MANIFEST else "cluster"
         level = cluster.pod_security_level
-        raise ValidationError({field: [v.message(level) for v in violations]})
+        messages = [v.message(level) for v in violations]
+        host_paths = {path for task in spec.tasks for _, path in task.host_paths}
+        if host_paths and all(v.control in HOST_PATH_CONTROLS for v in violations):
+            field = "nvidia_volume"
+            messages.append(
+                f"The read-only {', '.join(sorted(host_paths))} mount is a named exception: an "
+                f"admin allows “{gpu.NVIDIA_EXEMPTION['name']} {gpu.NVIDIA_DRIVER_PATH}” on the "
+                f"Pod Security page of {cluster.name}; or set nvidia_volume to no."
+            )
+        raise ValidationError({field: messages})
     return cleaned
 
 
@@ -192,4 +207,9 @@ def run_finish(*, run_id: int, state: str, error: str = "") -> bool:
     fields: dict[str, Any] = {"finished_at": timezone.now(), "error": error[:5000]}
     if state == RunState.SUCCEEDED:
         fields["progress"] = 100
-    return run_transition(run_id=run_id, from_states=ACTIVE_STATES, state=state, **fields)
+    finished = run_transition(run_id=run_id, from_states=ACTIVE_STATES, state=state, **fields)
+    if finished and state == RunState.SUCCEEDED:
+        # Pods that print no pipeline events (GPU jobs, manifests) would stay at 0% beside a
+        # run at 100%: a pod that succeeded is done.
+        RunPod.objects.filter(run_id=run_id, phase=PodPhase.SUCCEEDED).update(progress=100)
+    return finished

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from clusters import gpu
 from clusters.models import Cluster
 from clusters.runtimes.base import TaskSpec, VolumePath, VolumeRef, WorkloadSpec, WorkPath
 from clusters.runtimes.manifests import FACE_SERVICE_PORT, FACE_SERVICE_TASK, STREAM_PORT
@@ -80,7 +81,9 @@ def build_spec(*, kind: str, params: dict, cluster: Cluster, run_id: int) -> Wor
         spec.tasks = [
             TaskSpec("gpu", params["args"], image=params["image"], pipeline=False,
                      command=params["command"], gpus=params["gpus"],
-                     restart_policy=params["restart_policy"])
+                     restart_policy=params["restart_policy"],
+                     backoff_limit=params.get("backoff_limit"),
+                     host_paths=_nvidia_mount(params, cluster))
         ]  # fmt: skip
     elif kind == TemplateKind.RAW_MANIFEST:
         spec.manifests = parse_manifests(params["manifest"])
@@ -90,6 +93,15 @@ def build_spec(*, kind: str, params: dict, cluster: Cluster, run_id: int) -> Wor
              "Kubernetes cluster for images, GPUs and manifests."}
         )  # fmt: skip
     return spec
+
+
+def _nvidia_mount(params: dict, cluster: Cluster) -> list[tuple[str, str]]:
+    """The workshop's read-only /usr/local/nvidia hostPath: asked for, or by default where the
+    nodes are AKS N-series (their driver libraries live there)."""
+    wanted = params.get("nvidia_volume", "auto")
+    if wanted == "auto":
+        wanted = "yes" if not cluster.is_local and gpu.driver_mount_default(cluster) else "no"
+    return [("nvidia", gpu.NVIDIA_DRIVER_PATH)] if wanted == "yes" else []
 
 
 def _face_service(spec: WorkloadSpec, params: dict, cluster: Cluster) -> None:

@@ -14,6 +14,11 @@ urlpatterns = [
     path("runs/<id:pk>/delete/", views.RunDeleteView.as_view(), name="run-delete"),
     path("runs/<id:pk>/outputs/<id:output_pk>/", views.RunOutputView.as_view(), name="run-output"),
     path(
+        "runs/<id:pk>/outputs/<id:output_pk>/poster.jpg",
+        views.RunOutputPosterView.as_view(),
+        name="run-output-poster",
+    ),
+    path(
         "runs/<id:pk>/results/<id:result_pk>/image/",
         views.FaceResultImageView.as_view(),
         name="run-result-image",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
@@ -13,14 +13,16 @@ from clusters.selectors import cluster_list
 from core.choices import Role
 from core.permissions import RoleRequiredMixin
 from core.services import Actor
-from workloads import selectors, services
-from workloads.choices import RunState
-from workloads.files import ranged_file_response, safe_path
+from workloads import events, metrics, selectors, services
+from workloads.choices import RunState, TemplateKind
+from workloads.files import ranged_file_response, safe_path, video_poster
 from workloads.filtersets import RunFilterSet
 from workloads.forms import RunForm, TemplateSaveForm
 from workloads.models import FaceResult, Run, RunOutput
 
 LOG_PAGE_LINES = 200
+# Photos drawn on the run page (each is read for its size at every refresh of an active run).
+FACE_PHOTOS_SHOWN = 100
 
 
 class RunListView(RoleRequiredMixin, View):
@@ -49,18 +51,47 @@ def _log_context(request, run) -> dict:
     )
     more = len(lines) > LOG_PAGE_LINES
     lines = lines[:LOG_PAGE_LINES]
+    for line in lines:
+        line.summary = events.summary(line.text)
     return {
         "log_lines": lines, "log_since": since, "log_search": search, "log_pod": pod,
         "log_next": lines[-1].cursor if more else None,
     }  # fmt: skip
 
 
+def _status_context(run) -> dict:
+    """What the run page shows above its log (the part that follows the run live)."""
+    stream = None
+    if run.template.kind == TemplateKind.CAMERA_STREAM:
+        stream = {"fps": selectors.run_stream_rate(run), "cameras": list(run.cameras.all())}
+    return {
+        "run": run, "stream": stream,
+        "warnings": selectors.run_warnings(kind=run.template.kind, params=run.params, cluster=run.cluster)
+        if run.is_active else [],
+        "outputs": selectors.run_output_entries(run),
+        **_face_images(run),
+        "waiting_pods": [pod for pod in run.pods.all() if pod.phase == "Pending" and pod.message],
+        "charts": metrics.run_charts(run),
+    }  # fmt: skip
+
+
+def _face_images(run) -> dict:
+    photos = selectors.run_face_images(run, limit=FACE_PHOTOS_SHOWN, readable=run.cluster.is_local)
+    return {"face_images": photos.shown, "face_images_total": photos.total,
+            "face_images_more": photos.total > len(photos.shown)}  # fmt: skip
+
+
 class RunDetailView(RoleRequiredMixin, View):
     def get(self, request, pk: int):
         run = selectors.run_detail(pk) or _not_found()
-        context = {"run": run, **_log_context(request, run)}
         if request.htmx and request.htmx.target == "run-log":
-            return render(request, "workloads/_run_log.html", context)
+            # The log view's search: every stored line, on the server, a page at a time.
+            return render(
+                request, "workloads/_run_log.html", {"run": run, **_log_context(request, run)}
+            )
+        context = _status_context(run)
+        if "q" in request.GET or "pod" in request.GET:  # a search without script: hits in place
+            context.update(_log_context(request, run), log_searched=True)
         return render(request, "workloads/run_detail.html", context)
 
 
@@ -85,7 +116,7 @@ class RunStatusFragmentView(RoleRequiredMixin, View):
 
     def get(self, request, pk: int):
         run = selectors.run_detail(pk) or _not_found()
-        return render(request, "workloads/_run_status.html", {"run": run})
+        return render(request, "workloads/_run_status.html", _status_context(run))
 
 
 class RunCancelView(RoleRequiredMixin, View):
@@ -137,6 +168,21 @@ class RunOutputView(RoleRequiredMixin, View):
         return ranged_file_response(request, path, download="download" in request.GET)
 
 
+class RunOutputPosterView(RoleRequiredMixin, View):
+    """A video output's first frame as a JPEG: the poster shown before it plays."""
+
+    def get(self, request, pk: int, output_pk: int):
+        output = get_object_or_404(
+            RunOutput.objects.select_related("run"), pk=output_pk, run_id=pk, kind="video"
+        )
+        jpeg = video_poster(safe_path(output.run, output.local_path))
+        if jpeg is None:
+            raise Http404("No frame could be read from this video.")
+        response = HttpResponse(jpeg, content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
 class FaceResultImageView(RoleRequiredMixin, View):
     """The photo a face result is about, when the panel can read it (local runs)."""
 
@@ -185,6 +231,10 @@ class TemplateRunView(RoleRequiredMixin, View):
                 form.add_service_errors(exc)
             else:
                 messages.success(request, f"Run {run.pk} started on {run.cluster.name}.")
+                for warning in selectors.run_warnings(
+                    kind=template.kind, params=run.params, cluster=run.cluster
+                ):
+                    messages.warning(request, warning)
                 return redirect("run-detail", pk=run.pk)
         return self._render(request, template, form, status=400)
 

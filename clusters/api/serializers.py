@@ -140,6 +140,19 @@ class NodeSerializer(serializers.Serializer):
     cpu = serializers.FloatField(help_text="CPU capacity in cores.")
     memory = serializers.IntegerField(help_text="Memory capacity in bytes.")
     gpu = serializers.IntegerField(help_text="nvidia.com/gpu capacity.")
+    gpu_allocatable = serializers.IntegerField(
+        required=False, help_text="nvidia.com/gpu the scheduler may hand out."
+    )
+    gpu_requested = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="nvidia.com/gpu held by the node's running pods; null when the panel may not "
+        "list pods cluster-wide (optional role, docker/rbac/).",
+    )
+    gpu_node = serializers.BooleanField(
+        required=False, help_text="Labelled as having NVIDIA GPUs or of an N-series size."
+    )
+    instance_type = serializers.CharField(required=False, allow_blank=True)
     allocatable_cpu = serializers.FloatField()
     allocatable_memory = serializers.IntegerField()
     roles = serializers.ListField(child=serializers.CharField())
@@ -281,3 +294,8 @@ class ClusterUpdateSerializer(ClusterSerializer):
 
     class Meta(ClusterSerializer.Meta):
         read_only_fields = [*ClusterSerializer.Meta.read_only_fields, "kind"]
+
+
+class DevicePluginSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
+    version = serializers.CharField(help_text="The device plugin's version, e.g. v0.20.0.")

@@ -9,11 +9,12 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from clusters import selectors, services
+from clusters import gpu, selectors, services
 from clusters.api.serializers import (
     ClusterSerializer,
     ClusterUpdateSerializer,
     CredentialSerializer,
+    DevicePluginSerializer,
 )
 from clusters.filtersets import ClusterFilterSet, CredentialFilterSet
 from clusters.kubeconfig import KubeconfigError
@@ -96,7 +97,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     search_fields = ["name", "description"]
     ordering_fields = ["name", "status", "created_at"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    action_roles = {"destroy": Role.ADMIN}
+    action_roles = {"destroy": Role.ADMIN, "device_plugin": Role.ADMIN}
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
@@ -155,3 +156,24 @@ class ClusterViewSet(viewsets.ModelViewSet):
         cluster = self.get_object()
         cluster_refresh_task.delay(cluster.pk)
         return Response({"detail": "Health check queued."}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Install the NVIDIA device plugin (admins)",
+        description="Applies the DaemonSet shipped with the panel (NVIDIA k8s-device-plugin "
+        "v0.20.0) in kube-system, so GPU nodes report nvidia.com/gpu. Idempotent: `result` is "
+        "created, updated or unchanged. Audited. Needs the optional role "
+        "docker/rbac/optional-nvidia-device-plugin.yaml on the cluster (else a 400 saying so).",
+        request=None,
+        responses={200: DevicePluginSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="device-plugin")
+    def device_plugin(self, request, pk=None):
+        cluster = self.get_object()
+        try:
+            result = services.cluster_install_device_plugin(
+                actor=Actor.from_request(request), cluster=cluster
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        cluster_refresh_task.delay(cluster.pk)
+        return Response({"result": result, "version": gpu.device_plugin_version()})

@@ -62,6 +62,10 @@ class TaskSpec:
     command: list[str] = field(default_factory=list)  # non-pipeline: replaces the entrypoint
     gpus: int = 0
     restart_policy: str = "Never"
+    backoff_limit: int | None = None  # a Job's retries; None: 0 for Never, else 3
+    # Host folders mounted read-only at the same path: (volume name, path). Each needs a named
+    # Pod Security exception on the cluster (the NVIDIA driver folder of GPU nodes).
+    host_paths: list[tuple[str, str]] = field(default_factory=list)
     port: int | None = None  # a long-running server (camera stream, face back-end)
     # Identical copies of a long-running server: processes on ports of their own locally, a
     # Deployment's replicas behind one Service on Kubernetes.
@@ -92,6 +96,8 @@ class PodStatus:
     restarts: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # Why a pending pod waits (the scheduler's message, an image that cannot be pulled); "" else.
+    message: str = ""
 
 
 @dataclass

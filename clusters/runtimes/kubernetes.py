@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import urllib3
 from kubernetes import client as k8s
@@ -20,6 +20,7 @@ from clusters import kubeconfig, podsecurity
 from clusters.runtimes import manifests
 from clusters.runtimes.base import LogLine, PodStatus, RunStatus, StartRejected, WorkloadSpec
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DELETE_BACKGROUND = k8s.V1DeleteOptions(propagation_policy="Background")
 
 
@@ -160,6 +161,7 @@ class KubernetesRuntime:
                 _pod_status(pod)
                 for pod in core.list_namespaced_pod(ns, label_selector=selector).items
             ]
+            _explain_waiting(core, ns, pods)
         finally:
             api.close()
         endpoints = handle.get("endpoints", {})
@@ -180,6 +182,10 @@ class KubernetesRuntime:
                 return RunStatus("failed", pods, detail)
             if all(_condition(job, "Complete") for job in jobs):
                 return RunStatus("succeeded", pods)
+            if all(pod.phase == "Pending" for pod in pods):
+                # Nothing runs yet (not scheduled, image pulling): the run is not "running" while
+                # its pod waits, e.g. for a GPU; the pod's message says why.
+                return RunStatus("submitted", pods)
             return RunStatus("running", pods)
         # Raw manifests with neither Jobs nor Deployments: follow bare pods, else done at once.
         if pods and any(pod.phase in ("Pending", "Running") for pod in pods):
@@ -297,9 +303,34 @@ def _api_message(exc: ApiException) -> str:
         return str(exc.reason)
 
 
+def _explain_waiting(core: k8s.CoreV1Api, namespace: str, pods: list[PodStatus]) -> None:
+    """A pending pod without a word from its conditions: the newest warning event about it (the
+    scheduler's FailedScheduling, a failed image pull, a missing volume)."""
+    for pod in pods:
+        if pod.phase != "Pending" or pod.message:
+            continue
+        try:
+            events = core.list_namespaced_event(
+                namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod.name}"
+            ).items
+        except ApiException:
+            return  # events are an explanation, not the status: without them, say less
+        warnings = [event for event in events if event.type == "Warning" and event.message]
+        if warnings:
+            newest = max(warnings, key=lambda e: e.last_timestamp or e.event_time or EPOCH)
+            pod.reason = pod.reason or newest.reason or ""
+            pod.message = newest.message
+
+
 def _pod_status(pod) -> PodStatus:
     status = pod.status
     exit_code, reason, restarts = None, status.reason or "", 0
+    message = ""
+    if status.phase == "Pending":
+        for condition in status.conditions or []:
+            # The scheduler's verdict: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+            if condition.type == "PodScheduled" and condition.status == "False":
+                reason, message = condition.reason or reason, condition.message or ""
     started: datetime | None = status.start_time
     finished: datetime | None = None
     for container in status.container_statuses or []:
@@ -311,6 +342,9 @@ def _pod_status(pod) -> PodStatus:
         waiting = container.state and container.state.waiting
         if waiting and waiting.reason:
             reason = waiting.reason
+            if status.phase == "Pending" and waiting.message:
+                message = waiting.message
     return PodStatus(
-        pod.metadata.name, status.phase or "Unknown", exit_code, reason, restarts, started, finished
-    )
+        pod.metadata.name, status.phase or "Unknown", exit_code, reason, restarts, started,
+        finished, message,
+    )  # fmt: skip

@@ -87,6 +87,9 @@ def _pod_spec(spec: WorkloadSpec, task: TaskSpec, args: list[str], restart_polic
             {"name": f"data-{index}", "persistentVolumeClaim": {"claimName": volume.claim_name}}
         )
         mounts.append({"name": f"data-{index}", "mountPath": volume.mount_path})
+    for name, host_path in task.host_paths:
+        volumes.append({"name": name, "hostPath": {"path": host_path}})
+        mounts.append({"name": name, "mountPath": host_path, "readOnly": True})
     container["volumeMounts"] = mounts
     pod_security, container["securityContext"] = _security_contexts(task)
     if task.gpus:
@@ -136,7 +139,7 @@ def render_job(spec: WorkloadSpec, task: TaskSpec, namespace: str) -> dict:
         "kind": "Job",
         "metadata": metadata,
         "spec": {
-            "backoffLimit": 0 if task.restart_policy == "Never" else 3,
+            "backoffLimit": _backoff_limit(task),
             "completions": 1,
             "parallelism": 1,
             "template": {
@@ -145,6 +148,12 @@ def render_job(spec: WorkloadSpec, task: TaskSpec, namespace: str) -> dict:
             },
         },
     }
+
+
+def _backoff_limit(task: TaskSpec) -> int:
+    if task.backoff_limit is not None:
+        return task.backoff_limit
+    return 0 if task.restart_policy == "Never" else 3
 
 
 def render_indexed_job(spec: WorkloadSpec, task: TaskSpec, namespace: str, shards: int) -> dict:

@@ -1,13 +1,19 @@
-// Live run logs: backlog then live lines over /ws/runs/<id>/logs/, resumed from the last cursor
-// on reconnect, one colour per pod, follow/pause, a client-side filter, download of the full
-// log. The badge says "live" or "reconnecting"; a missing heartbeat counts as a lost connection.
+// The run's one log view: backlog then live lines over /ws/runs/<id>/logs/, resumed from the
+// last cursor on reconnect, one colour per pod, follow/pause, and a search over every stored
+// line on the server (htmx swaps its hits into #run-log, in place of the live lines until
+// cleared). Pipeline events read as short lines; a click shows the raw line. The badge says
+// "live", "reconnecting", or "ended · <state>" once the run is over and every line is here: then
+// nothing reconnects. State changes also refresh the rest of the page (#run-status) at once.
 (function () {
   "use strict";
   var panel = document.querySelector("[data-log-ws]");
   if (!panel) return;
   var out = panel.querySelector(".log-lines");
+  var results = panel.querySelector(".log-results");
   var stateEl = panel.querySelector(".live-state");
-  var filterEl = panel.querySelector(".log-filter");
+  var searchForm = panel.querySelector(".log-search");
+  var searchEl = panel.querySelector(".log-filter");
+  var clearEl = panel.querySelector(".log-search-clear");
   var followEl = panel.querySelector(".log-follow");
   var countEl = panel.querySelector(".log-count");
   var MAX_SHOWN = 20000; // the page keeps the newest lines; the full log is a download away
@@ -15,6 +21,7 @@
   var DRAW_MS = 50;
   var lastCursor = null, socket = null, backoff = 500, lastMessage = 0, sinceAck = 0;
   var pending = [], scheduled = false, ownScrollTop = -1, shown = 0, lastDrawn = 0;
+  var ended = false;
   var colours = {}, lastError = "";
 
   function colour(pod) {
@@ -32,9 +39,9 @@
     panel.dataset.state = cls;
   }
 
-  function matches(row) {
-    var q = filterEl.value.toLowerCase();
-    return !q || row.textContent.toLowerCase().indexOf(q) !== -1;
+  function refreshStatus() {
+    var status = document.getElementById("run-status");
+    if (status && window.htmx && status.getAttribute("hx-get")) window.htmx.trigger(status, "run-changed");
   }
 
   function row(line) {
@@ -44,13 +51,27 @@
     var pod = document.createElement("span");
     pod.className = "log-pod";
     pod.textContent = line.pod;
+    pod.title = line.pod;
     pod.style.color = colour(line.pod);
     var text = document.createElement("span");
     text.className = "log-text";
-    text.textContent = line.text;
+    if (line.summary) {
+      el.className += " log-event";
+      var summary = document.createElement("span");
+      summary.className = "log-summary";
+      summary.title = "Show the raw line";
+      summary.textContent = line.summary;
+      var raw = document.createElement("code");
+      raw.className = "log-raw";
+      raw.hidden = true;
+      raw.textContent = line.text;
+      text.appendChild(summary);
+      text.appendChild(raw);
+    } else {
+      text.textContent = line.text;
+    }
     el.appendChild(pod);
     el.appendChild(text);
-    el.hidden = !matches(el);
     return el;
   }
 
@@ -118,18 +139,32 @@
       }
       if (msg.type === "live") {
         if (lastCursor === null) lastCursor = msg.cursor;
+        countEl.textContent = String(lastCursor);
         setState("live", "live");
       }
       if (msg.type === "heartbeat" && lastCursor !== null) {
         socket.send(JSON.stringify({ type: "ack", cursor: lastCursor }));
         sinceAck = 0;
       }
+      if (msg.type === "run.state") refreshStatus();
+      if (msg.type === "ended") {
+        ended = true;
+        if (msg.state) {
+          // A run: over, with every stored line here.
+          panel.dataset.runState = msg.state;
+          setState("ended · " + msg.state, "ended");
+          refreshStatus();
+          socket.close(1000);
+        } else {
+          setState("ended", "closed");  // a pod's log (the cluster explorer) has ended
+        }
+      }
       if (msg.type === "gone") setState("run deleted", "closed");
-      // A pod's log (the cluster explorer): why it stopped, and the end of a finished log.
+      // A pod's log (the cluster explorer): why it stopped.
       if (msg.type === "error") { lastError = msg.message; setState(msg.message, "closed"); }
-      if (msg.type === "ended") setState("ended", "closed");
     };
     socket.onclose = function (event) {
+      if (ended) return;
       if (event.code === 4401 || event.code === 4403 || event.code === 4404) {
         setState(lastError || (event.code === 4404 ? "run deleted" : "not allowed"), "closed");
         return;
@@ -142,14 +177,50 @@
 
   setInterval(function () {
     // The server sends a heartbeat every 5 s: silence means the connection is dead.
-    if (panel.dataset.state === "live" && Date.now() - lastMessage > 12000) {
+    if (!ended && panel.dataset.state === "live" && Date.now() - lastMessage > 12000) {
       setState("reconnecting", "reconnecting");
       try { socket.close(); } catch (e) { /* reconnect follows from onclose */ }
     }
   }, 1000);
 
-  filterEl.addEventListener("input", function () {
-    out.querySelectorAll(".log-line").forEach(function (row) { row.hidden = !matches(row); });
+  // -- search: hits from the server replace the live lines until cleared ---------------------
+  function showLive() {
+    results.hidden = true;
+    results.innerHTML = "";
+    out.hidden = false;
+    clearEl.hidden = true;
+    panel.classList.remove("searching");
+    if (followEl.checked) scrollToEnd();
+  }
+  function searching() {
+    return searchEl.value.trim() !== "" || searchForm.elements.pod.value !== "";
+  }
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.target === results && !searching()) {
+      event.preventDefault(); // an emptied search box goes back to the live lines
+      showLive();
+    }
+  });
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target !== results) return;
+    if (!searching()) { showLive(); return; }
+    results.hidden = false;
+    out.hidden = true;
+    clearEl.hidden = false;
+    panel.classList.add("searching");
+  });
+  clearEl.addEventListener("click", function () {
+    searchEl.value = "";
+    searchForm.elements.pod.value = "";
+    showLive();
+  });
+
+  panel.addEventListener("click", function (event) {
+    var summary = event.target.closest && event.target.closest(".log-summary");
+    if (!summary) return;
+    var raw = summary.nextElementSibling;
+    raw.hidden = !raw.hidden;
+    summary.classList.toggle("open", !raw.hidden);
   });
   out.addEventListener("scroll", function () {
     // Scrolling up pauses following; scrolling back to the bottom resumes it. The page's own
@@ -160,6 +231,11 @@
   followEl.addEventListener("change", function () {
     if (followEl.checked) scrollToEnd();
   });
+  if (!results.hidden) { // opened with ?q=: the server drew the hits
+    out.hidden = true;
+    clearEl.hidden = false;
+    panel.classList.add("searching");
+  }
   setState("connecting", "reconnecting");
   connect();
 })();

@@ -49,6 +49,12 @@ NODES = [
         {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": "2"},
         {"accelerator": "nvidia"},
     ),
+    # A GPU node whose NVIDIA device plugin is missing: labelled, but no nvidia.com/gpu.
+    NodeSpec(
+        "standin-gpu-noplugin-1",
+        {"cpu": "8", "memory": "32Gi", "pods": "110"},
+        {"accelerator": "nvidia"},
+    ),
 ]
 KUBE_FIXTURES = {
     "kube_testbed", "kube_kubeconfig", "kube_admin_kubeconfig", "kube_api", "kube_admin_api",

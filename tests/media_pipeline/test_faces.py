@@ -132,3 +132,17 @@ def test_cache_file_round_trip_and_default_location(tmp_path, monkeypatch, data_
     monkeypatch.setenv("HOME", str(not_a_folder))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert str(default_cache_dir()).startswith("/tmp")
+
+
+def test_loading_the_face_library_prints_no_warning_on_stderr():
+    """The stored log equals the pod's log without the models package's pkg_resources warning
+    (warnings shown as Python shows them by default, in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "from media_pipeline.faces import _face_recognition; _face_recognition()"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "pkg_resources" not in done.stderr
+    assert done.stderr == ""

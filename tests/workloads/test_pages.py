@@ -68,7 +68,9 @@ def test_run_detail_shows_pods_video_faces_and_the_live_log_spot(finished_run, v
     )
     assert "run-x-0" in body and "<td>2</td>" in body  # restarts
     assert "obama" in body and "Identified" in body
-    assert body.index('id="live-log"') < body.index('<section id="run-log">')
+    # One log view: the live one, whose search shows its hits in place (no second pane).
+    assert body.count('id="live-log"') == 1 and "Stored log" not in body
+    assert 'id="run-log" class="log-results mono" hidden' in body
     assert (
         "hx-trigger" not in body.split('id="run-status"')[1].split(">")[0]
     )  # finished: no polling
@@ -78,17 +80,23 @@ def test_run_detail_shows_pods_video_faces_and_the_live_log_spot(finished_run, v
 
 
 def test_stored_log_is_paged_and_searched_on_the_server(finished_run, viewer_client):
-    """200 lines a page, a link to the next page, and search through every stored line."""
+    """200 lines a page, a link to the next page, and search through every stored line: the
+    hits of the log view's search, as an htmx fragment (the page itself no longer repeats the
+    stored log in a second pane)."""
     url = reverse("run-detail", args=[finished_run.pk])
-    first = viewer_client.get(url).content.decode()
-    second = viewer_client.get(url, {"since": 200}).content.decode()
-    search = viewer_client.get(url, {"q": "line 44"}, HTTP_HX_REQUEST="true",
-                                HTTP_HX_TARGET="run-log").content.decode()  # fmt: skip
+    hx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "run-log"}
+    first = viewer_client.get(url, {"q": "line"}, **hx).content.decode()
+    second = viewer_client.get(url, {"q": "line", "since": 200}, **hx).content.decode()
+    search = viewer_client.get(url, {"q": "line 44"}, **hx).content.decode()
+    page = viewer_client.get(url).content.decode()
 
-    assert "line 200\n" in first and "line 201\n" not in first and "since=200" in first
-    assert "line 201\n" in second and "line 400\n" in second and "line 200\n" not in second
-    assert "line 44\n" in search and "line 440\n" in search and "line 45\n" not in search
+    assert "line 200</span>" in first and "line 201</span>" not in first and "since=200" in first
+    assert "line 201</span>" in second and "line 400</span>" in second
+    assert "line 200</span>" not in second
+    assert "line 44</span>" in search and "line 440</span>" in search
+    assert "line 45</span>" not in search
     assert "<html" not in search  # the htmx fragment only
+    assert "line 1</span>" not in page  # the page's lines come live, once
 
 
 def test_output_is_served_with_byte_ranges(finished_run, viewer_client):
@@ -238,3 +246,14 @@ def _form_defaults(client, slug: str) -> dict:
     fields = dict(re.findall(r'<input type="text" name="(\w+)" value="([^"]*)"', body))
     fields.update(re.findall(r'<textarea name="(\w+)"[^>]*>\n?([^<]*)</textarea>', body))
     return fields
+
+
+def test_a_search_link_opens_the_page_with_its_hits_in_the_log_view(finished_run, viewer_client):
+    """`?q=` in the address (a bookmark, no script) shows the hits in the one log view."""
+    body = viewer_client.get(
+        reverse("run-detail", args=[finished_run.pk]), {"q": "line 44"}
+    ).content.decode()
+
+    hits = body.split('id="run-log"')[1].split("</section>")[0]
+    assert " hidden" not in hits.split(">")[0]
+    assert "line 44</span>" in hits and "line 440</span>" in hits and "line 45</span>" not in hits

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rest_framework import serializers
 
+from workloads import selectors
 from workloads.models import (
     FaceResult,
     Run,
@@ -49,6 +50,7 @@ class RunPodSerializer(serializers.ModelSerializer):
             "phase",
             "exit_code",
             "reason",
+            "message",
             "restarts",
             "started_at",
             "finished_at",
@@ -111,8 +113,18 @@ class RunDetailSerializer(RunSerializer):
         "through the API server's service proxy on Kubernetes."
     )
 
+    warnings = serializers.SerializerMethodField(
+        help_text='What to know before it starts, e.g. "no volume: outputs will be lost when '
+        'the pod ends" for a Kubernetes lane run without a volume.'
+    )
+
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "pods", "outputs", "results", "endpoints"]
+        fields = [*RunSerializer.Meta.fields, "pods", "outputs", "results", "endpoints", "warnings"]
+
+    def get_warnings(self, obj) -> list[str]:
+        return selectors.run_warnings(
+            kind=obj.template.kind, params=obj.params, cluster=obj.cluster
+        )
 
     def get_endpoints(self, obj) -> dict[str, str]:
         return dict(obj.handle.get("endpoints") or {}) if obj.is_active else {}
@@ -152,3 +164,17 @@ class PreviewItemSerializer(serializers.Serializer):
 
 class RunManifestsSerializer(serializers.Serializer):
     yaml = serializers.CharField(help_text="Every object sent, as YAML documents; '' if none.")
+
+
+class MetricSeriesSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="progress, throughput, or a name the template declares.")
+    x = serializers.CharField(help_text="What the first number of each point is: seconds or step.")
+    y = serializers.CharField(help_text="Unit of the second number (%, per second, the name).")
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        help_text="[x, y] pairs in order.",
+    )
+
+
+class RunMetricsSerializer(serializers.Serializer):
+    series = MetricSeriesSerializer(many=True)

@@ -19,11 +19,13 @@ from workloads.api.serializers import (
     RunDetailSerializer,
     RunEventSerializer,
     RunManifestsSerializer,
+    RunMetricsSerializer,
     RunSerializer,
     TemplateSerializer,
 )
 from workloads.choices import FINAL_STATES
 from workloads.filtersets import RunFilterSet, TemplateFilterSet
+from workloads.metrics import run_metrics
 from workloads.models import RunEvent
 
 
@@ -227,6 +229,20 @@ class RunViewSet(
                 {"lines": lines, "next_cursor": next_cursor, "complete": complete}
             ).data
         )
+
+    @extend_schema(
+        summary="Numbers the run printed, as series",
+        description="Progress (%) and throughput (frames or images per second) against seconds, "
+        "from the pipeline's progress events; and every metric the template declares "
+        "(`metrics`), read from log lines shaped `<name> ... <value>`, against step "
+        '("Accuracy at step 10: 0.674" is the point [10, 0.674] of `Accuracy`).',
+        responses={200: RunMetricsSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def metrics(self, request, pk=None):
+        run = self.get_object()
+        series = [item.as_dict() for item in run_metrics(run)]
+        return Response(RunMetricsSerializer({"series": series}).data)
 
     @extend_schema(summary="The run's pipeline events", responses={200: RunEventSerializer(many=True)},
                    parameters=[OpenApiParameter("kind", OpenApiTypes.STR)])  # fmt: skip
