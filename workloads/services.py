@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters import podsecurity
+from clusters.choices import ClusterKind
 from clusters.models import Cluster
 from core.choices import AuditAction
 from core.services import Actor, audit_record
@@ -132,6 +133,22 @@ def run_cancel_request(*, actor: Actor, run: Run) -> bool:
 
     transaction.on_commit(lambda: run_cancel_task.delay(run.pk))
     return True
+
+
+def runs_stop_local(*, actor: Actor) -> list[Run]:
+    """Stop every active run of the local cluster now, without a worker (the panel may be
+    stopped: local runs outlive it on purpose and are re-attached at its next start)."""
+    from clusters.runtimes import runtime_for
+
+    stopped = []
+    active = Run.objects.filter(cluster__kind=ClusterKind.LOCAL, state__in=ACTIVE_STATES)
+    for run in active.select_related("cluster", "template"):
+        if run.handle:
+            runtime_for(run.cluster).cancel(run.handle)
+        if run_finish(run_id=run.pk, state=RunState.CANCELLED, error="stopped with stop_local"):
+            audit_record(actor=actor, action=AuditAction.CANCEL, obj=run)
+            stopped.append(run)
+    return stopped
 
 
 @transaction.atomic
