@@ -53,7 +53,9 @@ def monitors_stop() -> None:
 def _release(run_id: int, token: str) -> None:
     """Give the run up: no lease and no recent sighting, so the next reconcile (or the next
     worker to connect) starts a monitor for it at once instead of after the stale period."""
-    Run.objects.filter(pk=run_id, monitor_token=token).update(monitor_token="", monitor_seen_at=None)
+    Run.objects.filter(pk=run_id, monitor_token=token).update(
+        monitor_token="", monitor_seen_at=None
+    )
 
 
 def stale_after() -> timedelta:
