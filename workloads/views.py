@@ -9,7 +9,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from clusters.selectors import cluster_list
+from clusters.selectors import cluster_list, volume_names_by_cluster
 from core.choices import Role
 from core.permissions import RoleRequiredMixin
 from core.services import Actor
@@ -139,10 +139,16 @@ class TemplateListView(RoleRequiredMixin, View):
     def get(self, request):
         templates = list(selectors.template_list())
         clusters = list(cluster_list())
+        volumes = volume_names_by_cluster()
         forms = [
             (
                 template,
-                RunForm(template=template, clusters=clusters, auto_id=f"id_t{template.pk}_%s"),
+                RunForm(
+                    template=template,
+                    clusters=clusters,
+                    volumes=volumes,
+                    auto_id=f"id_t{template.pk}_%s",
+                ),  # fmt: skip
             )
             for template in templates
         ]

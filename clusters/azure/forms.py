@@ -9,6 +9,7 @@ from django import forms
 
 from clusters.azure.api import serializers as s
 from clusters.models import Cluster, Credential
+from clusters.validators import validate_storage_account_name
 
 GPU_HINT = "GPU sizes such as Standard_NC4as_T4_v3 or Standard_NC24ads_A100_v4 work here."
 
@@ -169,7 +170,10 @@ class FileShareForm(forms.Form):
     credential = azure_credential_field()
     resource_group = _regex(r"^[-\w._()]{1,90}$")
     location = _regex(r"^[a-z0-9]{2,50}$")
-    account_name = _regex(r"^[a-z0-9]{3,24}$", "3-24 lower-case letters and digits, unique in Azure.")  # fmt: skip
+    account_name = forms.CharField(
+        max_length=64, validators=[validate_storage_account_name],
+        help_text="3-24 lower-case letters and digits, unique in Azure.",
+    )  # fmt: skip
     share_name = _regex(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$", "Becomes the volume's name.")  # fmt: skip
     quota_gb = forms.IntegerField(min_value=1, max_value=102400, initial=100)
     namespace = forms.CharField(required=False, help_text="Blank: the cluster's namespace.")
