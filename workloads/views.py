@@ -156,7 +156,7 @@ class TemplateListView(RoleRequiredMixin, View):
 
 
 class TemplateRunView(RoleRequiredMixin, View):
-    write_role = Role.OPERATOR
+    read_role = write_role = Role.OPERATOR  # a form only those who may submit it should see
 
     def _render(self, request, template, form, status=200):
         return render(request, "workloads/template_run.html",
@@ -186,7 +186,7 @@ class TemplateRunView(RoleRequiredMixin, View):
 class TemplateSaveView(RoleRequiredMixin, View):
     """Save a new template from an existing one with other defaults."""
 
-    write_role = Role.OPERATOR
+    read_role = write_role = Role.OPERATOR
 
     def _render(self, request, base, form, status=200):
         return render(request, "workloads/template_save.html",

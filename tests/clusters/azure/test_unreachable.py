@@ -5,6 +5,7 @@ the API (an unreachable Resource Manager: test_credential_test.py). Only an answ
 from __future__ import annotations
 
 from clusters.models import Credential
+from core.models import AuditEvent
 from tests.conftest import wait_for
 
 NOWHERE = "login.nowhere.invalid"  # .invalid never resolves (RFC 2606)
@@ -30,6 +31,9 @@ def test_unreachable_azure_is_a_network_failure_naming_host_and_reason(
     assert f"Microsoft Entra ({NOWHERE}) could not be reached" in credential.test_message
     assert "does not resolve (DNS)" in credential.test_message
     assert "refused the service principal" not in credential.test_message
+    outcome = AuditEvent.objects.filter(action="test", object_id=str(azure_credential.pk)).get()
+    assert outcome.actor.username == "ada"
+    assert outcome.changes["outcome"] == "failed" and NOWHERE in outcome.changes["message"]
 
     body = {"credential": azure_credential.pk, "resource_group": "rg-vision", "location": "eastus"}
     checks = admin_api.post("/api/aks/preflight/", body, format="json").json()
