@@ -200,7 +200,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        # channels-redis waits for messages with 5 s blocking pops; redis-py 8 stops reading a
+        # socket after 5 s by default, which turned every idle wait into "Timeout reading from
+        # ...". Reads may take longer than a pop; a dead connection still fails after 15 s.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "capacity": 1000,
+            "expiry": 30,
+        },  # fmt: skip
     }
 }
 

@@ -103,7 +103,8 @@ def _wire_session_services(redis_url: str, tmp_path_factory) -> Iterator[None]:
     os.environ["REDIS_URL"] = redis_url
     settings.REDIS_URL = redis_url
     settings.CELERY_BROKER_URL = redis_url
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [redis_url]
+    layer_config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    layer_config["hosts"] = [{**layer_config["hosts"][0], "address": redis_url}]
     settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     settings.ENCRYPTION_KEY_FILE = data_dir / "encryption.keys"
     settings.DATA_DIR = data_dir
