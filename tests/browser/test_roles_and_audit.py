@@ -24,7 +24,7 @@ def log_in(page, server: str, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
+    page.wait_for_url(f"{server}/", timeout=10000)
 
 
 def test_a_viewer_gets_styled_refusals_naming_the_role_and_no_forms_it_cannot_send(
