@@ -106,9 +106,9 @@ def _enqueue_submit(run_id: int) -> None:
     try:
         run_submit_task.delay(run_id)
     except OperationalError as exc:
-        logger.warning(
-            "run %s: broker unreachable, it will be submitted when a worker starts: %s", run_id, exc
-        )
+        # Expected on a first start (the seeding runs before Redis): not a failure.
+        logger.info("run %s waits for a worker: it starts when the worker is up", run_id)
+        logger.debug("run %s: broker not answering: %s", run_id, exc)
 
 
 def run_rerun(*, actor: Actor, run: Run) -> Run:

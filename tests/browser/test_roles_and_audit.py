@@ -104,3 +104,19 @@ def test_the_audit_log_reads_as_sentences(daphne_server, page):
     assert (
         "through API token 'deploy-bot'" in rows.filter(has_text=f"run {run_id}").first.inner_text()
     )
+
+
+def test_the_run_list_filters_fit_in_one_row(daphne_server, page):
+    """State, template and cluster filters and the button share one line on a laptop screen."""
+    bootstrap_demo()
+    LocalClusterFactory()
+    UserFactory(username="vera", role=Role.VIEWER)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, daphne_server, "vera")
+    page.goto(f"{daphne_server}/runs/")
+    boxes = [page.locator(f"#run-filters {selector}").bounding_box()
+             for selector in ("select[name=state]", "select[name=template]",
+                              "select[name=cluster]", "button")]  # fmt: skip
+    tops = {round(box["y"]) for box in boxes}
+    assert max(tops) - min(tops) < 10, boxes
+    assert page.locator("#run-filters").bounding_box()["height"] < 80
