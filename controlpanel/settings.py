@@ -115,13 +115,15 @@ def sqlite_database(path: Path) -> dict:
     }
 
 
-DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
+def url_database(url: str) -> dict:
     # Connections are kept for a minute and checked before reuse, so a restarted PostgreSQL
     # costs a reconnect, not an error on every connection it had.
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
-    }
+    return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": url_database(DATABASE_URL)}
 else:
     DATABASES = {"default": sqlite_database(DATA_DIR / "db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

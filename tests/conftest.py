@@ -1,6 +1,7 @@
 """Session-wide real parts: Redis on a free port, encryption keys, a Celery worker, users.
 
-PostgreSQL comes from `tests/tools/with_postgres.py` (make test-postgres) or SQLite otherwise.
+PostgreSQL: DATABASE_URL when given (make test-postgres), else a throwaway server started by
+tests/tools/postgres_plugin.py; SQLite only when chosen with an empty `DATABASE_URL=`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 pytest_plugins = [
+    "tests.tools.postgres_plugin",
     "tests.fixtures.accounts",
     "tests.fixtures.browser",
     "tests.fixtures.live",
