@@ -27,6 +27,8 @@ class SuggestingInput(forms.TextInput):
 
     def render(self, name, value, attrs=None, renderer=None):
         field = super().render(name, value, attrs, renderer)
+        if not self.suggestions:
+            return field  # the list comes from elsewhere (the region picker asks Azure)
         options = format_html_join("", '<option value="{}">{}</option>', self.suggestions)
         return format_html('{}<datalist id="{}">{}</datalist>', field, self.list_id, options)
 

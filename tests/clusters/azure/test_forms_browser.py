@@ -46,6 +46,7 @@ def test_the_aks_form_picks_regions_and_sizes_and_says_what_it_is_doing(
 
     page.select_option("#id_credential", str(azure_credential.pk))
     page.wait_for_selector("#region-list option[value='West US']", state="attached")
+    assert page.locator("datalist#region-list").count() == 1  # the one the field's list names
     page.fill("#id_location", "west us")
     page.click("text=Load versions for the region")
     page.wait_for_selector("#versions-hint >> text=offered in this region")
