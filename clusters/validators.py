@@ -29,7 +29,7 @@ def validate_storage_account_name(value: str) -> None:
         {char for char in value if not (char.islower() or char.isdigit()) or not char.isascii()}
     )
     if odd:
-        shown = " ".join(f"'{char}'" for char in odd)
+        shown = ", ".join(f"'{char}'" for char in odd)
         raise ValidationError(f"{rule}: '{value}' has {shown}.", code="account_name")
     if not 3 <= len(value) <= 24:
         raise ValidationError(
