@@ -18,7 +18,7 @@ _SERVER_KEY = pytest.StashKey[object]()
 
 def pytest_configure(config: pytest.Config) -> None:
     # Before pytest-django's own pytest_configure (trylast) sets Django up.
-    if "DATABASE_URL" in os.environ:
+    if "DATABASE_URL" in os.environ or config.option.help or config.option.version:
         return
     from tests.tools.with_postgres import PostgresServer, missing_binaries
 
