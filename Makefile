@@ -10,7 +10,7 @@ PORT ?= 8000
 export PANEL_HOST := $(HOST)
 export PANEL_PORT := $(PORT)
 
-.PHONY: run test venv system-packages migrate demo lint format kube-testbed test-postgres test-sqlite bench clean
+.PHONY: run stop-local test venv system-packages migrate demo lint format kube-testbed test-postgres test-sqlite bench clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ demo: migrate
 run: venv system-packages demo
 	$(PY) manage.py check_encryption
 	$(VENV)/bin/honcho start -f Procfile
+
+# Local runs (the demo cameras included) outlive `make run` on purpose; this stops them.
+stop-local: venv
+	$(PY) manage.py stop_local
 
 lint: venv
 	$(VENV)/bin/ruff check .

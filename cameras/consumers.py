@@ -26,8 +26,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from cameras.models import Camera
 from cameras.relay import camera_group, relays
-from core.choices import AuditAction
-from core.services import Actor, audit_record
+from core.services import Actor, audit_record_view
 from core.websockets import (
     CLOSE_NOT_FOUND,
     RECHECK_S,
@@ -151,7 +150,5 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
         if camera is None:
             return None
         client = self.scope.get("client") or [None]
-        audit_record(
-            actor=Actor(user=user, ip_address=client[0]), action=AuditAction.VIEW, obj=camera
-        )
+        audit_record_view(actor=Actor(user=user, ip_address=client[0]), obj=camera)
         return camera.name

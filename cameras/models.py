@@ -19,6 +19,14 @@ class Camera(models.Model):
     processing = models.CharField(
         max_length=8, choices=CameraProcessing.choices, default=CameraProcessing.NONE
     )
+    owns_run = models.BooleanField(
+        default=False, help_text="The run was started for this camera (an RTSP source) and "
+        "is stopped with it.",
+    )  # fmt: skip
+    last_error = models.CharField(
+        max_length=300, blank=True, help_text="Why the latest pull of its stream failed."
+    )
+    last_error_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

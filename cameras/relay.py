@@ -120,6 +120,12 @@ class CameraRelay:
                     await redis.delete(key)
             await redis.aclose()
 
+    async def _record_error(self, error: str) -> None:
+        """Keep the reason on the camera's row, for its page and tile (and who opens it later)."""
+        from cameras.services import camera_record_error
+
+        await database_sync_to_async(camera_record_error)(camera_id=self.camera_id, error=error)
+
     async def _status(self, layer, status: str, detail: str = "") -> None:
         await layer.group_send(
             camera_group(self.camera_id),
@@ -149,6 +155,7 @@ class CameraRelay:
                             message=(await response.text())[:200],
                         )  # fmt: skip
                     await self._status(layer, "live")
+                    await self._record_error("")
                     async for frame in read_mjpeg(response):
                         if not self.viewers:
                             return
@@ -175,6 +182,7 @@ class CameraRelay:
         except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
             logger.info("camera %s: pull failed: %s", self.camera_id, exc)
             await self._status(layer, "reconnecting", str(exc)[:200])
+            await self._record_error(str(exc) or type(exc).__name__)
             await asyncio.sleep(1.0)
 
 

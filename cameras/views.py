@@ -49,12 +49,23 @@ class CameraCreateView(RoleRequiredMixin, FormView):
             camera = services.camera_create(
                 actor=Actor.from_request(self.request), name=data["name"],
                 source_url=data["source_url"], run=data["run"], processing=data["processing"],
+                cluster=data.get("cluster"),
             )  # fmt: skip
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
             return self.form_invalid(form)
-        messages.success(self.request, f"Added camera {camera.name}.")
+        if camera.run is not None and camera.owns_run:
+            messages.success(self.request, f"Added camera {camera.name}: run {camera.run.pk} on "
+                             f"{camera.run.cluster.name} reads its RTSP stream.")  # fmt: skip
+        else:
+            messages.success(self.request, f"Added camera {camera.name}.")
+        if camera.source_url:
+            problem = services.camera_url_problem(camera.source_url)
+            if problem:
+                services.camera_record_error(camera_id=camera.pk, error=problem)
+                messages.warning(self.request, f"Saved, but {problem}. The camera keeps trying; "
+                                 "its page shows the latest error.")  # fmt: skip
         return redirect("camera-detail", pk=camera.pk)
 
 

@@ -120,6 +120,13 @@ class AzureCredentialForm(forms.Form):
     def __init__(self, *args, instance: Credential | None = None, **kwargs):
         self.instance = instance
         super().__init__(*args, **kwargs)
+        if instance is None:
+            # A new principal has no stored secret to keep: the field is required, and what
+            # the user typed goes back into it (to them alone) when another field is wrong.
+            secret = self.fields["client_secret"]
+            secret.required = True
+            secret.widget = forms.PasswordInput(render_value=True)
+            secret.help_text = "Write-only: once stored it is never shown again."
 
     def clean_name(self):
         name = self.cleaned_data["name"]

@@ -81,11 +81,14 @@ def parse(text: str, context: str | None = None) -> Kubeconfig:
     chosen = context or data.get("current-context") or (names[0] if len(names) == 1 else "")
     if not chosen:
         raise KubeconfigError(
-            f"The kubeconfig has several contexts and no current-context: choose one of {names}."
+            "The kubeconfig has several contexts and no current-context: choose one of "
+            f"{', '.join(names)}."
         )
     entry = _named(data, "contexts", chosen)
     if entry is None:
-        raise KubeconfigError(f"Unknown context {chosen!r}: the kubeconfig has {names}.")
+        raise KubeconfigError(
+            f"Unknown context '{chosen}': the kubeconfig has {', '.join(names) or 'none'}."
+        )
     ctx = entry.get("context") or {}
     cluster = _named(data, "clusters", ctx.get("cluster", ""))
     if cluster is None or not (cluster.get("cluster") or {}).get("server"):

@@ -5,11 +5,21 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from clusters.choices import ClusterKind
-from clusters.models import Cluster, Credential
+from clusters.models import Cluster, Credential, Volume
 
 
 def cluster_list() -> QuerySet[Cluster]:
     return Cluster.objects.select_related("credential", "cloud_credential").order_by("name")
+
+
+def volume_names_by_cluster() -> dict[str, list[str]]:
+    """Each volume name with the clusters that have it, for pickers."""
+    names: dict[str, list[str]] = {}
+    for name, cluster in Volume.objects.order_by("name", "cluster__name").values_list(
+        "name", "cluster__name"
+    ):
+        names.setdefault(name, []).append(cluster)
+    return names
 
 
 def credential_list() -> QuerySet[Credential]:

@@ -9,6 +9,7 @@ import time
 
 import urllib3
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
@@ -130,8 +131,8 @@ def credential_test_request(*, actor: Actor, credential: Credential) -> None:
         Credential.objects.filter(pk=credential.pk).update(
             test_status=ConnectionTestStatus.PENDING, test_message=""
         )
-        audit_record(actor=actor, action=AuditAction.TEST, obj=credential)
-        transaction.on_commit(lambda: credential_test_task.delay(credential.pk))
+        actor_id = actor.user.pk if actor.user else None
+        transaction.on_commit(lambda: credential_test_task.delay(credential.pk, actor_id))
 
 
 def _kubeconfig_of(credential: Credential) -> kubeconfig_mod.Kubeconfig:
@@ -157,8 +158,9 @@ def service_principal_of(credential: Credential) -> ServicePrincipal:
     )
 
 
-def credential_test(*, credential_id: int) -> Credential | None:
-    """Try the credential for real and record success or the precise reason it failed."""
+def credential_test(*, credential_id: int, actor_id: int | None = None) -> Credential | None:
+    """Try the credential for real and record success or the precise reason it failed, in the
+    credential and in the audit log (as the user who asked for the test)."""
     credential = Credential.objects.filter(pk=credential_id).first()
     if credential is None:
         return None
@@ -177,6 +179,9 @@ def credential_test(*, credential_id: int) -> Credential | None:
     Credential.objects.filter(pk=credential.pk).update(
         test_status=status, test_message=message, tested_at=timezone.now()
     )
+    user = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    audit_record(actor=Actor(user=user), action=AuditAction.TEST, obj=credential,
+                 changes={"outcome": str(status), "message": message[:300]})  # fmt: skip
     logger.info("credential %s test: %s", credential.name, status)
     credential.refresh_from_db()
     return credential

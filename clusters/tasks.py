@@ -10,8 +10,8 @@ from clusters.models import Cluster
 
 
 @shared_task(time_limit=120, soft_time_limit=100)
-def credential_test_task(credential_id: int) -> str | None:
-    credential = services.credential_test(credential_id=credential_id)
+def credential_test_task(credential_id: int, actor_id: int | None = None) -> str | None:
+    credential = services.credential_test(credential_id=credential_id, actor_id=actor_id)
     return credential.test_status if credential else None
 
 

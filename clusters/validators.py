@@ -22,6 +22,21 @@ def validate_dns_label(value: str) -> None:
         )
 
 
+def validate_storage_account_name(value: str) -> None:
+    """Azure's rule for storage account names, saying which part of it the name breaks."""
+    rule = "A storage account name is 3 to 24 lower-case letters and digits, unique in Azure"
+    odd = sorted(
+        {char for char in value if not (char.islower() or char.isdigit()) or not char.isascii()}
+    )
+    if odd:
+        shown = ", ".join(f"'{char}'" for char in odd)
+        raise ValidationError(f"{rule}: '{value}' has {shown}.", code="account_name")
+    if not 3 <= len(value) <= 24:
+        raise ValidationError(
+            f"{rule}: '{value}' has {len(value)} characters.", code="account_name"
+        )
+
+
 def validate_guid(value: str) -> None:
     try:
         uuid.UUID(value)

@@ -84,7 +84,7 @@ class ClusterRefreshView(RoleRequiredMixin, View):
 
 
 class ClusterImportView(RoleRequiredMixin, View):
-    write_role = Role.OPERATOR
+    read_role = write_role = Role.OPERATOR  # a form only those who may submit it should see
 
     def get(self, request):
         return render(request, "clusters/cluster_import.html", {"form": ClusterImportForm()})
@@ -131,6 +131,8 @@ class KubeconfigContextsView(RoleRequiredMixin, View):
 
 
 class ClusterEditView(RoleRequiredMixin, View):
+    read_role = write_role = Role.OPERATOR
+
     def get(self, request, pk: int):
         cluster = get_object_or_404(Cluster, pk=pk)
         return render(

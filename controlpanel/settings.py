@@ -117,25 +117,28 @@ def sqlite_database(path: Path) -> dict:
     }
 
 
-DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
+def url_database(url: str) -> dict:
     # Connections are kept for a minute and checked before reuse, so a restarted PostgreSQL
     # costs a reconnect, not an error on every connection it had.
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
-    }
+    database = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     # Under ASGI every request runs in a thread of its own, so a kept connection is never reused:
     # each request connects anew and leaves an idle connection behind. DATABASE_POOL=1 (for the
     # web process only: a pool must not cross Celery's fork) lends connections from a pool
     # instead, each checked as it is lent. Measured: half the latency of a small list. Off by
     # default until a database outage is shown to cost live camera viewers nothing with it.
-    if env_bool("DATABASE_POOL", False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    if env_bool("DATABASE_POOL", False) and database["ENGINE"].endswith("postgresql"):
+        database["CONN_MAX_AGE"] = 0
+        database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": 2,
             "max_size": env_int("DATABASE_POOL_SIZE", 20),
             "timeout": env_float("DATABASE_POOL_TIMEOUT", 2.0),
         }
+    return database
+
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": url_database(DATABASE_URL)}
 else:
     DATABASES = {"default": sqlite_database(DATA_DIR / "db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -169,6 +172,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["controlpanel.formats"]  # one date format everywhere
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -216,7 +220,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        # channels-redis waits for messages with 5 s blocking pops; redis-py 8 stops reading a
+        # socket after 5 s by default, which turned every idle wait into "Timeout reading from
+        # ...". Reads may take longer than a pop; a dead connection still fails after 15 s.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "capacity": 1000,
+            "expiry": 30,
+        },  # fmt: skip
     }
 }
 
@@ -319,7 +330,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"refusals_one_line": {"()": "core.logs.RefusalsOneLine"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["refusals_one_line"],
+        },
+    },  # fmt: skip
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

@@ -24,6 +24,7 @@ class AuditAction(models.TextChoices):
     ROTATE = "rotate", "Rotate keys"
     CANCEL = "cancel", "Cancel"
     VIEW = "view", "View"
+    REFUSED = "refused", "Refused"
 
 
 # Long enough for any passphrase; hashing a megabyte-long one at every log-in is a denial of

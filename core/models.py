@@ -59,9 +59,44 @@ class AuditEvent(models.Model):
     changes = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    via = models.CharField(
+        max_length=150, blank=True, help_text="How the actor came in, e.g. the API token's name."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.actor_name} {self.action} {self.object_type} {self.object_repr}"
+        return f"{self.actor_name} {self.action} {self.object_label}"
+
+    @property
+    def object_label(self) -> str:
+        """The object named once: "run 10 (...)", not "run run 10 (...)"."""
+        words = self.object_repr.lower()
+        if not self.object_type or words.startswith(self.object_type.lower()):
+            return self.object_repr
+        return f"{self.object_type} {self.object_repr}".strip()
+
+    @property
+    def change_items(self) -> list[tuple[str, str]]:
+        """`changes` as (field, value) in words: [old, new] pairs become "old → new"."""
+
+        def words(value) -> str:
+            if (
+                isinstance(value, list)
+                and len(value) == 2
+                and not any(isinstance(v, list | dict) for v in value)
+            ):
+                return f"{words(value[0])} → {words(value[1])}"
+            if isinstance(value, list):
+                return ", ".join(words(item) for item in value) or "none"
+            if isinstance(value, dict):
+                return "; ".join(f"{key}: {words(item)}" for key, item in value.items())
+            if value is None or value == "":
+                return "empty"
+            if isinstance(value, bool):
+                return "yes" if value else "no"
+            return str(value)
+
+        changes = self.changes if isinstance(self.changes, dict) else {"value": self.changes}
+        return [(str(key).replace("_", " "), words(value)) for key, value in changes.items()]

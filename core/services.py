@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -62,15 +63,19 @@ class Actor:
     user: AbstractUser | None = None
     ip_address: str | None = None
     user_agent: str = ""
+    via: str = ""  # "API token 'ci' (cp_AbCdEf…)" when the request came with a token
 
     @classmethod
     def from_request(cls, request) -> Actor:
         meta = request.META
         user = request.user if request.user.is_authenticated else None
+        token = getattr(request, "auth", None)  # DRF's request: the ApiToken that authenticated
+        via = f"API token '{token.name}' ({token.prefix}…)" if isinstance(token, ApiToken) else ""
         return cls(
             user=user,
             ip_address=client_address(meta),
             user_agent=meta.get("HTTP_USER_AGENT", "")[:300],
+            via=via[:150],
         )
 
     @property
@@ -101,7 +106,29 @@ def audit_record(
         changes=changes or {},
         ip_address=actor.ip_address,
         user_agent=actor.user_agent,
+        via=actor.via,
     )
+
+
+def audit_record_view(*, actor: Actor, obj: models.Model, within_seconds: int = 3600) -> bool:
+    """Record that the actor looks at `obj`, once per user, object and hour (a camera wall
+    opened ten times is one line, not ten per camera). False when already recorded."""
+    recent = AuditEvent.objects.filter(
+        actor=actor.user, action=AuditAction.VIEW, object_type=obj._meta.model_name,
+        object_id=str(obj.pk), created_at__gte=timezone.now() - timedelta(seconds=within_seconds),
+    )  # fmt: skip
+    if recent.exists():
+        return False
+    audit_record(actor=actor, action=AuditAction.VIEW, obj=obj)
+    return True
+
+
+def audit_refusal(*, actor: Actor, needed: str, method: str, path: str) -> None:
+    """A refused attempt to change something (reads refused are not worth a line each)."""
+    audit_record(
+        actor=actor, action=AuditAction.REFUSED, object_type="page", object_repr=path[:200],
+        changes={"method": method, "needed role": needed},
+    )  # fmt: skip
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 """Session-wide real parts: Redis on a free port, encryption keys, a Celery worker, users.
 
-PostgreSQL comes from `tests/tools/with_postgres.py` (make test-postgres) or SQLite otherwise.
+PostgreSQL: DATABASE_URL when given (make test-postgres), else a throwaway server started by
+tests/tools/postgres_plugin.py; SQLite only when chosen with an empty `DATABASE_URL=`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 pytest_plugins = [
+    "tests.tools.postgres_plugin",
     "tests.fixtures.accounts",
     "tests.fixtures.browser",
     "tests.fixtures.live",
@@ -103,7 +105,8 @@ def _wire_session_services(redis_url: str, tmp_path_factory) -> Iterator[None]:
     os.environ["REDIS_URL"] = redis_url
     settings.REDIS_URL = redis_url
     settings.CELERY_BROKER_URL = redis_url
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [redis_url]
+    layer_config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    layer_config["hosts"] = [{**layer_config["hosts"][0], "address": redis_url}]
     settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     settings.ENCRYPTION_KEY_FILE = data_dir / "encryption.keys"
     settings.DATA_DIR = data_dir

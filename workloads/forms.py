@@ -11,8 +11,9 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
 
-from clusters.selectors import cluster_list
+from clusters.selectors import cluster_list, volume_names_by_cluster
 from workloads.choices import TemplateKind
 from workloads.params import DEFAULTS
 from workloads.selectors import NO_VOLUME_WARNING, WRITES_OUTPUT_FILES
@@ -47,19 +48,39 @@ def _as_text(name: str, value: Any) -> str:
     return "" if value is None else str(value)
 
 
+class SuggestingInput(forms.TextInput):
+    """A text input with a list of suggestions (a <datalist>): typed freely, picked easily."""
+
+    def __init__(self, suggestions: list[tuple[str, str]], attrs=None) -> None:
+        super().__init__(attrs)
+        self.suggestions = suggestions  # (value, label)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        list_id = f"{(attrs or {}).get('id') or name}-suggestions"
+        field = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join("", '<option value="{}">{}</option>', self.suggestions)
+        return format_html('{}<datalist id="{}">{}</datalist>', field, list_id, options)
+
+
 class ParamsFormMixin:
     """Adds one text field per parameter of `kind`, prefilled with `defaults`."""
 
-    def add_param_fields(self, kind: str, defaults: dict) -> None:
+    def add_param_fields(self, kind: str, defaults: dict, volumes: dict | None = None) -> None:
         self.param_names = list(DEFAULTS[kind])
         merged = {**DEFAULTS[kind], **defaults}
         for name in self.param_names:
-            widget = forms.Textarea(attrs={"rows": 6 if name == "manifest" else 3})
+            if name in MULTILINE:
+                widget = forms.Textarea(attrs={"rows": 6 if name == "manifest" else 3})
+            elif name == "volume":
+                volumes = volume_names_by_cluster() if volumes is None else volumes
+                widget = SuggestingInput([(v, "on " + ", ".join(c)) for v, c in volumes.items()])
+            else:
+                widget = forms.TextInput()
             self.fields[name] = forms.CharField(
                 required=False,
                 strip=name != "manifest",
                 initial=_as_text(name, merged[name]),
-                widget=widget if name in MULTILINE else forms.TextInput,
+                widget=widget,
                 help_text=HELP.get(name, ""),
             )
 
@@ -78,9 +99,11 @@ class ParamsFormMixin:
 class RunForm(ParamsFormMixin, forms.Form):
     cluster = forms.ModelChoiceField(queryset=cluster_list(), empty_label=None)
 
-    def __init__(self, *args, template, clusters: list | None = None, **kwargs) -> None:
-        """`clusters`: the choices, read once by a page that shows one form per template (the
-        field would otherwise query them again for every form it renders)."""
+    def __init__(
+        self, *args, template, clusters: list | None = None, volumes: dict | None = None, **kwargs
+    ) -> None:
+        """`clusters` and `volumes` (volume_names_by_cluster): read once by a page that shows
+        one form per template (each form would otherwise query them again)."""
         super().__init__(*args, **kwargs)
         if clusters is None:
             clusters = list(cluster_list())
@@ -105,7 +128,7 @@ class RunForm(ParamsFormMixin, forms.Form):
             str(c.pk) for c in clusters if c.is_local
         )
         self.volume_warning = NO_VOLUME_WARNING if template.kind in WRITES_OUTPUT_FILES else ""
-        self.add_param_fields(template.kind, template.params)
+        self.add_param_fields(template.kind, template.params, volumes)
 
 
 class TemplateSaveForm(ParamsFormMixin, forms.Form):

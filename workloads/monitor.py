@@ -2,7 +2,9 @@
 
 One monitor per run holds a lease (`monitor_token`, renewed in `monitor_seen_at`). If its worker
 dies, the lease goes stale and beat starts another, which resumes from each pod's stored read
-position: nothing is lost and nothing is stored twice.
+position: nothing is lost and nothing is stored twice. A worker told to stop (SIGTERM) does not
+wait for its runs to end (a camera stream never does): every monitor releases its lease and
+returns, and the next worker picks the runs up as it connects.
 """
 
 from __future__ import annotations
@@ -77,6 +79,23 @@ class LagReporter:
             )
         except redis.RedisError:
             self.due = now + LAG_BACKOFF_S
+
+
+# Set when this process's worker is shutting down (Celery's `worker_shutting_down`).
+_stopping = threading.Event()
+
+
+def monitors_stop() -> None:
+    """Every monitor of this process hands its run back at its next turn (within `poll`)."""
+    _stopping.set()
+
+
+def _release(run_id: int, token: str) -> None:
+    """Give the run up: no lease and no recent sighting, so the next reconcile (or the next
+    worker to connect) starts a monitor for it at once instead of after the stale period."""
+    Run.objects.filter(pk=run_id, monitor_token=token).update(
+        monitor_token="", monitor_seen_at=None
+    )
 
 
 def stale_after() -> timedelta:
@@ -218,6 +237,8 @@ def monitor_run(run_id: int, *, token: str | None = None, poll: float = 0.3) -> 
     while True:
         followers: dict[str, Follower] = {}
         try:
+            if _stopping.is_set():
+                return "worker stopping"
             if not _claim(run_id, token):
                 return "lease lost" if resumed else "not claimed"
             return _follow_run(run_id, token, poll, followers)
@@ -239,7 +260,8 @@ def _wait_for_database() -> None:
             connection.ensure_connection()
             return
         except DATABASE_ERRORS:
-            time.sleep(wait)
+            if _stopping.wait(wait):
+                return
             wait = min(wait * 2, DATABASE_RETRY_S[1])
 
 
@@ -251,6 +273,9 @@ def _follow_run(run_id: int, token: str, poll: float, followers: dict[str, Follo
     wake = threading.Event()
     final: RunStatus | None = None
     while True:
+        if _stopping.is_set():
+            _release(run_id, token)
+            return "worker stopping"
         if not _renew(run_id, token):
             return "lease lost"
         run.refresh_from_db(fields=["state", "handle"])
@@ -258,7 +283,7 @@ def _follow_run(run_id: int, token: str, poll: float, followers: dict[str, Follo
             status = runtime.status(run.handle)
         except Exception as exc:  # noqa: BLE001 - API hiccups: keep the lease, try again
             logger.warning("run %s: status failed: %s", run_id, exc)
-            time.sleep(1)
+            _stopping.wait(1)
             continue
         rows = _sync_pods(run, status.pods)
         if status.state == "running" and run.state == RunState.SUBMITTED:
@@ -292,6 +317,8 @@ def _follow_run(run_id: int, token: str, poll: float, followers: dict[str, Follo
         # Until the next poll, store lines as the followers read them.
         next_poll = time.monotonic() + poll
         while (left := next_poll - time.monotonic()) > 0 and wake.wait(left):
+            if _stopping.is_set():
+                break
             wake.clear()
             time.sleep(COALESCE_S)
             try:

@@ -5,6 +5,7 @@ Validation happens before anything is saved or sent, so bad input never half-cre
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -126,7 +127,9 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
     if name == "volume":
         volume = _string(name, value)
         if volume and volume not in volumes:
-            raise ValidationError({name: f"No volume {volume!r} on this cluster."})
+            raise ValidationError(
+                {name: f"No volume '{volume}' on this cluster ({_has(volumes)})."}
+            )
         return volume
     if name in ("inputs", "images"):
         return [_relative_path(name, item) for item in _string_list(name, value)]
@@ -195,6 +198,20 @@ def _metric_names(field: str, value: Any) -> list[str]:
     return names
 
 
+def _has(volumes: set[str]) -> str:
+    if not volumes:
+        return "it has no volumes: add one on the cluster's page"
+    return "it has " + ", ".join(sorted(volumes))
+
+
+def unknown_parameter(name: str, known) -> str:
+    """'Unknown parameter; did you mean parallelism?' for a near miss, else the list."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if close:
+        return f"Unknown parameter; did you mean {close[0]}?"
+    return f"Unknown parameter; this template takes {', '.join(known)}."
+
+
 def volume_names(field: str, value: Any) -> list[str] | None:
     """Volume names as given (a list, or one per line / comma-separated); None when none are
     named (null or blank), which means every volume of the cluster."""
@@ -213,10 +230,8 @@ def _served_volumes(field: str, value: Any, volumes: set[str]) -> list[str]:
         names = sorted(volumes)
     unknown = [name for name in names if name not in volumes]
     if unknown:
-        has = ", ".join(sorted(volumes)) or "none"
-        raise ValidationError(
-            {field: f"No volume {', '.join(map(repr, unknown))} on this cluster (it has: {has})."}
-        )
+        named = ", ".join(f"'{name}'" for name in unknown)
+        raise ValidationError({field: f"No volume {named} on this cluster ({_has(volumes)})."})
     # The back-end takes NAME=DIR and each volume is mounted at /volumes/<name>.
     odd = [name for name in names if not is_dns1123_label(name)]
     if odd:
@@ -279,7 +294,7 @@ def clean_params(
     allowed = DEFAULTS[kind]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise ValidationError({name: "Unknown parameter." for name in unknown})
+        raise ValidationError({name: unknown_parameter(name, allowed) for name in unknown})
     merged = {**allowed, **(defaults or {}), **params}
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}

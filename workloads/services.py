@@ -12,6 +12,7 @@ from django.utils import timezone
 from kubernetes.client.exceptions import ApiException
 
 from clusters import gpu, podsecurity
+from clusters.choices import ClusterKind
 from clusters.explorer.redact import as_yaml, redact
 from clusters.kubeconfig import KubeconfigError
 from clusters.models import Cluster
@@ -156,9 +157,9 @@ def _enqueue_submit(run_id: int) -> None:
     try:
         run_submit_task.delay(run_id)
     except OperationalError as exc:
-        logger.warning(
-            "run %s: broker unreachable, it will be submitted when a worker starts: %s", run_id, exc
-        )
+        # Expected on a first start (the seeding runs before Redis): not a failure.
+        logger.info("run %s waits for a worker: it starts when the worker is up", run_id)
+        logger.debug("run %s: broker not answering: %s", run_id, exc)
 
 
 def run_rerun(*, actor: Actor, run: Run) -> Run:
@@ -183,6 +184,22 @@ def run_cancel_request(*, actor: Actor, run: Run) -> bool:
 
     transaction.on_commit(lambda: run_cancel_task.delay(run.pk))
     return True
+
+
+def runs_stop_local(*, actor: Actor) -> list[Run]:
+    """Stop every active run of the local cluster now, without a worker (the panel may be
+    stopped: local runs outlive it on purpose and are re-attached at its next start)."""
+    from clusters.runtimes import runtime_for
+
+    stopped = []
+    active = Run.objects.filter(cluster__kind=ClusterKind.LOCAL, state__in=ACTIVE_STATES)
+    for run in active.select_related("cluster", "template"):
+        if run.handle:
+            runtime_for(run.cluster).cancel(run.handle)
+        if run_finish(run_id=run.pk, state=RunState.CANCELLED, error="stopped with stop_local"):
+            audit_record(actor=actor, action=AuditAction.CANCEL, obj=run)
+            stopped.append(run)
+    return stopped
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_shutting_down
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -14,7 +15,7 @@ from clusters.runtimes import runtime_for
 from clusters.runtimes.base import RuntimeFailure, StartRejected
 from workloads.choices import FINAL_STATES, RunState
 from workloads.models import Run
-from workloads.monitor import monitor_run, stale_after
+from workloads.monitor import monitor_run, monitors_stop, stale_after
 from workloads.services import run_finish, run_transition
 from workloads.specs import build_spec
 
@@ -50,6 +51,13 @@ def run_monitor_task(run_id: int) -> str:
     if not Run.objects.filter(pk=run_id).exists():
         return "gone"
     return monitor_run(run_id)
+
+
+@worker_shutting_down.connect
+def _hand_runs_back(**_kwargs) -> None:
+    """SIGTERM: the monitors of this worker release their runs instead of following them to an
+    end that a camera stream never reaches (the warm shutdown would wait for ever)."""
+    monitors_stop()
 
 
 @shared_task(acks_late=True)
@@ -93,11 +101,18 @@ def runs_reconcile(stale_seconds: float | None = None) -> dict[str, int]:
 @shared_task
 def runs_submit_pending() -> int:
     """Submit every pending run (a worker has just started: runs created while no broker
-    answered need not wait for beat). Submitting twice is harmless: the second finds the run
-    no longer pending."""
+    answered need not wait for beat), and follow again every started run whose monitor handed
+    it back (its worker was stopped). Twice is harmless: a second submission finds the run no
+    longer pending, a second monitor cannot claim the lease."""
     pending = list(Run.objects.filter(state=RunState.PENDING).values_list("pk", flat=True))
     for run_id in pending:
         run_submit_task.delay(run_id)
+    released = Run.objects.filter(
+        state__in=(RunState.SUBMITTED, RunState.RUNNING), monitor_token="",
+        monitor_seen_at__isnull=True,
+    ).exclude(handle={})  # fmt: skip
+    for run_id in released.values_list("pk", flat=True):
+        run_monitor_task.delay(run_id)
     return len(pending)
 
 

@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from clusters.selectors import cluster_list
+from clusters.selectors import cluster_list, volume_names_by_cluster
 from core.choices import Role
 from core.permissions import RoleRequiredMixin
 from core.services import Actor
@@ -197,10 +197,16 @@ class TemplateListView(RoleRequiredMixin, View):
     def get(self, request):
         templates = list(selectors.template_list())
         clusters = list(cluster_list())
+        volumes = volume_names_by_cluster()
         forms = [
             (
                 template,
-                RunForm(template=template, clusters=clusters, auto_id=f"id_t{template.pk}_%s"),
+                RunForm(
+                    template=template,
+                    clusters=clusters,
+                    volumes=volumes,
+                    auto_id=f"id_t{template.pk}_%s",
+                ),  # fmt: skip
             )
             for template in templates
         ]
@@ -208,7 +214,7 @@ class TemplateListView(RoleRequiredMixin, View):
 
 
 class TemplateRunView(RoleRequiredMixin, View):
-    write_role = Role.OPERATOR
+    read_role = write_role = Role.OPERATOR  # a form only those who may submit it should see
 
     def _render(self, request, template, form, status=200):
         return render(request, "workloads/template_run.html",
@@ -263,7 +269,7 @@ class TemplatePreviewView(RoleRequiredMixin, View):
 class TemplateSaveView(RoleRequiredMixin, View):
     """Save a new template from an existing one with other defaults."""
 
-    write_role = Role.OPERATOR
+    read_role = write_role = Role.OPERATOR
 
     def _render(self, request, base, form, status=200):
         return render(request, "workloads/template_save.html",

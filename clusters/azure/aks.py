@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Callable
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -179,6 +180,28 @@ def delete(sp: ServicePrincipal, aks: AksCluster, progress: Progress) -> None:
     except ResourceNotFoundError:
         return  # already gone: deleting is done
     wait(poller, progress, 5, 95, "Deleting the AKS cluster")
+
+
+def region_name(text: str) -> str:
+    """Azure's name of a region from what a person types: "West Europe" -> "westeurope"."""
+    return re.sub(r"[\s_-]+", "", text.strip().lower())
+
+
+def regions(
+    sp: ServicePrincipal,
+    namespace: str = "Microsoft.ContainerService",
+    resource_type: str = "managedClusters",
+) -> list[tuple[str, str]]:
+    """(name, display name) of the regions where the provider offers the resource type, from
+    the provider's resource-type locations (display names such as "West US")."""
+    provider = clients.resources(sp).providers.get(namespace)
+    types = provider.resource_types or []
+    chosen = [t for t in types if (t.resource_type or "").lower() == resource_type.lower()] or types
+    names: dict[str, str] = {}
+    for entry in chosen:
+        for display in entry.locations or []:
+            names.setdefault(region_name(display), display)
+    return sorted(names.items(), key=lambda item: item[1])
 
 
 def kubernetes_versions(sp: ServicePrincipal, location: str) -> list[dict]:

@@ -9,10 +9,9 @@ from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
-    ServiceRequestError,
 )
 
-from clusters.azure.checks import describe_auth_error
+from clusters.azure.checks import NETWORK_FIX, describe_auth_error, unreachable
 
 
 @dataclass
@@ -64,17 +63,14 @@ def describe(exc: Exception) -> AzureFailure:
     """The AzureFailure for an exception raised by an azure-* client."""
     if isinstance(exc, AzureFailure):
         return exc
+    network = unreachable(exc)
+    if network:
+        return AzureFailure("Unreachable", network, NETWORK_FIX)
     if isinstance(exc, ClientAuthenticationError):
         return AzureFailure(
             "AuthenticationFailed",
             describe_auth_error(exc),
             "Check the credential's tenant, client id and secret.",
-        )
-    if isinstance(exc, ServiceRequestError):
-        return AzureFailure(
-            "Unreachable",
-            f"Azure could not be reached: {exc.message}",
-            "Check the network path to Azure (proxy, firewall, DNS) and retry.",
         )
     if isinstance(exc, HttpResponseError):
         error = exc.error

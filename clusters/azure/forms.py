@@ -6,11 +6,73 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.utils.html import format_html, format_html_join
 
+from clusters.azure import aks
 from clusters.azure.api import serializers as s
+from clusters.azure.choices import AKS_VM_SIZES
 from clusters.models import Cluster, Credential
+from clusters.validators import validate_storage_account_name
 
+REGION_RE = re.compile(r"[a-z0-9]{2,50}")
 GPU_HINT = "GPU sizes such as Standard_NC4as_T4_v3 or Standard_NC24ads_A100_v4 work here."
+
+
+class SuggestingInput(forms.TextInput):
+    """A text input with a <datalist> of suggestions (value, label); typing stays free."""
+
+    def __init__(self, list_id: str, suggestions=(), attrs=None) -> None:
+        super().__init__({**(attrs or {}), "list": list_id, "autocomplete": "off"})
+        self.list_id, self.suggestions = list_id, list(suggestions)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        field = super().render(name, value, attrs, renderer)
+        if not self.suggestions:
+            return field  # the list comes from elsewhere (the region picker asks Azure)
+        options = format_html_join("", '<option value="{}">{}</option>', self.suggestions)
+        return format_html('{}<datalist id="{}">{}</datalist>', field, self.list_id, options)
+
+
+class RegionField(forms.CharField):
+    """A region by name or display name ("West Europe", "west europe", "westeurope"); the
+    picker's list is filled from the chosen credential's subscription (aks-regions)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Region")
+        kwargs.setdefault("help_text", "A region such as eastus or West Europe.")
+        super().__init__(max_length=60, widget=SuggestingInput("region-list"), **kwargs)
+
+    def to_python(self, value):
+        value = aks.region_name(super().to_python(value) or "")
+        return value
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value and not REGION_RE.fullmatch(value):
+            raise forms.ValidationError("Not a region name: use one of the list, e.g. eastus or West Europe.")  # fmt: skip
+
+
+class VmSizeField(forms.CharField):
+    """A VM size from the list (GPU sizes marked) or any Standard_ size; the case and the
+    "Standard_" prefix are forgiven ("d4s_v5" is Standard_D4s_v5)."""
+
+    def __init__(self, list_id: str, **kwargs) -> None:
+        sizes = [(name, ("GPU · " if gpu else "") + about) for name, about, gpu in AKS_VM_SIZES]
+        super().__init__(max_length=80, widget=SuggestingInput(list_id, sizes), **kwargs)
+
+    def to_python(self, value):
+        value = (super().to_python(value) or "").strip()
+        if not value:
+            return value
+        if not value.lower().startswith("standard_"):
+            value = f"Standard_{value}"
+        known = {name.lower(): name for name, _about, _gpu in AKS_VM_SIZES}
+        return known.get(value.lower(), "Standard_" + value[len("standard_") :])
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value and not re.fullmatch(r"Standard_[A-Za-z0-9_]+", value):
+            raise forms.ValidationError("A VM size such as Standard_D4s_v5 (letters, digits and _).")  # fmt: skip
 
 
 def azure_credential_field() -> forms.ModelChoiceField:
@@ -50,16 +112,16 @@ class AksProvisionForm(forms.Form):
     credential = azure_credential_field()
     name = _regex(s.NAME_RE, "Lower-case letters, digits and '-'.", max_length=63)
     resource_group = _regex(r"^[-\w._()]{1,90}$", "Created when missing.")
-    location = _regex(r"^[a-z0-9]{2,50}$", "A region such as eastus or westeurope.")
+    location = RegionField()
     kubernetes_version = forms.ChoiceField(
-        required=False,
+        required=False, label="Kubernetes version",
         help_text="From the versions the subscription offers in the region; blank for the default.",
-    )
-    system_vm_size = _regex(r"^Standard_[A-Za-z0-9_]+$", initial="Standard_D4s_v5")
-    system_count = forms.IntegerField(min_value=1, max_value=1000, initial=1)
-    system_autoscale = forms.BooleanField(required=False)
-    system_min_count = forms.IntegerField(min_value=0, max_value=1000, required=False)
-    system_max_count = forms.IntegerField(min_value=1, max_value=1000, required=False)
+    )  # fmt: skip
+    system_vm_size = VmSizeField("system-vm-sizes", label="System node size", initial="Standard_D4s_v5")  # fmt: skip
+    system_count = forms.IntegerField(label="System nodes", min_value=1, max_value=1000, initial=1)
+    system_autoscale = forms.BooleanField(label="Autoscale the system nodes", required=False)
+    system_min_count = forms.IntegerField(label="Fewest system nodes", min_value=0, max_value=1000, required=False)  # fmt: skip
+    system_max_count = forms.IntegerField(label="Most system nodes", min_value=1, max_value=1000, required=False)  # fmt: skip
     user_pools = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -123,7 +185,7 @@ class ScaleForm(forms.Form):
 
 class AddPoolForm(forms.Form):
     name = _regex(s.POOL_RE, "1-12 lower-case letters/digits, a letter first.")
-    vm_size = _regex(r"^Standard_[A-Za-z0-9_]+$", GPU_HINT)
+    vm_size = VmSizeField("pool-vm-sizes", label="VM size", help_text=GPU_HINT)
     count = forms.IntegerField(min_value=0, max_value=1000, initial=1)
     taints = forms.CharField(
         required=False, help_text="Comma-separated, e.g. nvidia.com/gpu=present:NoSchedule."
@@ -168,10 +230,13 @@ class FileShareForm(forms.Form):
     cluster = forms.ModelChoiceField(queryset=Cluster.objects.order_by("name"))
     credential = azure_credential_field()
     resource_group = _regex(r"^[-\w._()]{1,90}$")
-    location = _regex(r"^[a-z0-9]{2,50}$")
-    account_name = _regex(r"^[a-z0-9]{3,24}$", "3-24 lower-case letters and digits, unique in Azure.")  # fmt: skip
+    location = RegionField()
+    account_name = forms.CharField(
+        max_length=64, validators=[validate_storage_account_name],
+        help_text="3-24 lower-case letters and digits, unique in Azure.",
+    )  # fmt: skip
     share_name = _regex(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$", "Becomes the volume's name.")  # fmt: skip
-    quota_gb = forms.IntegerField(min_value=1, max_value=102400, initial=100)
+    quota_gb = forms.IntegerField(label="Quota (GiB)", min_value=1, max_value=102400, initial=100)
     namespace = forms.CharField(required=False, help_text="Blank: the cluster's namespace.")
 
 
@@ -206,7 +271,7 @@ class RegistryForm(forms.Form):
     credential = azure_credential_field()
     name = forms.RegexField(r"^[A-Za-z0-9]{5,50}$", required=False, help_text="5-50 letters and digits.")  # fmt: skip
     resource_group = _regex(r"^[-\w._()]{1,90}$", required=False)
-    location = _regex(r"^[a-z0-9]{2,50}$", "Create only.", required=False)
+    location = RegionField(required=False, help_text="Create only: a region such as eastus.")
     sku = forms.ChoiceField(choices=[(x, x) for x in ("Basic", "Standard", "Premium")])
     resource_id = forms.CharField(required=False, help_text="Attach: the registry's resource id instead of group + name.")  # fmt: skip
 

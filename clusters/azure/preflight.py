@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from clusters.azure import clients
-from clusters.azure.checks import check_service_principal
+from clusters.azure.checks import NETWORK_FIX, AzureUnreachable, check_service_principal
 from clusters.azure.clients import ServicePrincipal
 from clusters.azure.errors import AzureFailure, describe
 
@@ -60,6 +60,8 @@ def run_preflight(sp: ServicePrincipal, resource_group: str) -> list[Check]:
     """All checks; later checks are skipped (failed with the reason) when sign-in fails."""
     try:
         detail = check_service_principal(sp)
+    except AzureUnreachable as exc:
+        return [Check("Azure reachable", False, str(exc).removesuffix(NETWORK_FIX).strip(), NETWORK_FIX)]  # fmt: skip
     except ValueError as exc:
         return [Check("Credentials valid", False, str(exc), "Fix the credential, then test it.")]
     checks = [Check("Credentials valid", True, detail)]

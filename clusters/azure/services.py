@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from clusters.azure.choices import ACTIVE_STATUSES, OperationKind
+from clusters.azure.choices import ACTIVE_STATUSES, OperationKind, OperationStatus
 from clusters.azure.models import AksCluster, AzureOperation
+from clusters.azure.selectors import file_share_operation
 from clusters.choices import ClusterKind, ClusterStatus, CredentialKind
 from clusters.models import Cluster, Credential
 from core.choices import AuditAction
@@ -243,3 +244,31 @@ def aks_kubeconfig_download(*, actor: Actor, cluster: Cluster, which: str) -> st
         changes={"kubeconfig": which, "downloaded": True},
     )  # fmt: skip
     return text
+
+
+@transaction.atomic
+def file_share_retry(*, actor: Actor, share) -> AzureOperation:
+    """Create a share whose creation failed again (each step is idempotent on Azure)."""
+    last = file_share_operation(share)
+    if last is not None and last.status != OperationStatus.FAILED:
+        raise AzureInputError("share", "Only a share whose creation failed can be retried.")
+    op = AzureOperation.objects.create(
+        kind=OperationKind.CREATE_SHARE, cluster=share.cluster, credential=share.credential,
+        target=str(share), params={"share_id": share.pk}, created_by=actor.user,
+    )  # fmt: skip
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=share, changes={"retry": "creation"})
+    _enqueue(op)
+    return op
+
+
+@transaction.atomic
+def file_share_remove(*, actor: Actor, share) -> None:
+    """Forget a share whose creation failed: its record and volume go; whatever Azure already
+    made (the storage account) stays, for the user to keep or delete there."""
+    last = file_share_operation(share)
+    if last is not None and last.status != OperationStatus.FAILED:
+        raise AzureInputError("share", "Only a share whose creation failed can be removed here.")
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=share)
+    if share.volume_id:
+        share.volume.delete()
+    share.delete()

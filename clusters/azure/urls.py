@@ -8,6 +8,7 @@ urlpatterns = [
     path("aks/", v.AksListView.as_view(), name="aks-list"),
     path("aks/new/", v.AksCreateView.as_view(), name="aks-create"),
     path("aks/versions/", v.AksVersionsView.as_view(), name="aks-versions"),
+    path("aks/regions/", v.AksRegionsView.as_view(), name="aks-regions"),
     path("aks/preflight/", v.AksPreflightView.as_view(), name="aks-preflight"),
     path(
         "aks/register-providers/",
@@ -28,6 +29,8 @@ urlpatterns = [
     path("storage/", v.FileShareListView.as_view(), name="storage-list"),
     path("storage/new/", v.FileShareCreateView.as_view(), name="storage-create"),
     path("storage/<id:pk>/", v.FileShareDetailView.as_view(), name="storage-detail"),
+    path("storage/<id:pk>/retry/", v.FileShareRetryView.as_view(), name="storage-retry"),
+    path("storage/<id:pk>/remove/", v.FileShareRemoveView.as_view(), name="storage-remove"),
     path("storage/<id:pk>/upload/", v.FileShareUploadView.as_view(), name="storage-upload"),
     path("storage/<id:pk>/download/", v.FileShareDownloadView.as_view(), name="storage-download"),
     path("registries/", v.RegistryListView.as_view(), name="registry-list"),

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from clusters.azure import aks, preflight, storage
+from clusters.azure import aks, preflight, selectors, storage
 from clusters.azure import forms as f
 from clusters.azure import registry as registry_mod
 from clusters.azure import services as azure_services
@@ -58,8 +58,8 @@ class AksCreateView(RoleRequiredMixin, View):
     def post(self, request):
         probe = f.PreflightForm(request.POST)
         versions, versions_error = [], ""
-        location = request.POST.get("location", "")
-        if probe.is_valid() and f.AksProvisionForm.base_fields["location"].regex.match(location):
+        location = aks.region_name(request.POST.get("location", ""))
+        if probe.is_valid() and f.REGION_RE.fullmatch(location):
             versions, versions_error = _versions(probe.cleaned_data["credential"], location)
         form = f.AksProvisionForm(request.POST, versions=versions)
         context = {"form": form, "versions_error": versions_error}
@@ -96,12 +96,38 @@ class AksVersionsView(RoleRequiredMixin, View):
 
     def get(self, request):
         probe = f.PreflightForm({"credential": request.GET.get("credential"), "resource_group": "x"})  # fmt: skip
-        location = request.GET.get("location", "")
-        versions, error = [], "Choose a credential and a region first."
-        if probe.is_valid() and f.AksProvisionForm.base_fields["location"].regex.match(location):
+        typed = request.GET.get("location", "")
+        location = aks.region_name(typed)
+        versions, error = [], ""
+        if not probe.is_valid():
+            error = "Choose an Azure credential first."
+        elif not f.REGION_RE.fullmatch(location):
+            error = (
+                f"“{typed}” is not a region: choose one from the list, e.g. eastus or West Europe."
+            )
+        else:
             versions, error = _versions(probe.cleaned_data["credential"], location)
+            if not versions and not error:
+                error = f"Azure offers no Kubernetes version in {location}."
         form = f.AksProvisionForm(versions=versions)
         return render(request, "clusters/azure/aks_versions.html", {"form": form, "versions_error": error})  # fmt: skip
+
+
+class AksRegionsView(RoleRequiredMixin, View):
+    """The region picker's options for the chosen credential (htmx): the regions where its
+    subscription offers AKS, by display name."""
+
+    read_role = Role.OPERATOR
+
+    def get(self, request):
+        probe = f.PreflightForm({"credential": request.GET.get("credential"), "resource_group": "x"})  # fmt: skip
+        regions, error = [], ""
+        if probe.is_valid():
+            try:
+                regions = aks.regions(service_principal_of(probe.cleaned_data["credential"]))
+            except AzureError as exc:
+                error = str(describe(exc))
+        return render(request, "clusters/azure/_regions.html", {"regions": regions, "regions_error": error})  # fmt: skip
 
 
 class AksPreflightView(RoleRequiredMixin, View):
@@ -230,7 +256,10 @@ class AksDeleteView(RoleRequiredMixin, View):
 
 class FileShareListView(RoleRequiredMixin, View):
     def get(self, request):
-        shares = FileShare.objects.select_related("cluster", "volume").order_by("account_name", "share_name")  # fmt: skip
+        shares = list(FileShare.objects.select_related("cluster", "volume").order_by("account_name", "share_name"))  # fmt: skip
+        operations = selectors.file_share_operations(shares)
+        for share in shares:
+            share.operation = operations.get(share.pk)
         return render(request, "clusters/azure/storage_list.html", {"shares": shares})
 
 
@@ -269,6 +298,7 @@ class FileShareDetailView(RoleRequiredMixin, View):
             except AzureError as exc:
                 error = str(describe(exc))
         parent = directory.rsplit("/", 1)[0] if "/" in directory else ""
+        share.operation = selectors.file_share_operation(share)
         context = {"share": share, "entries": entries, "listing_error": error, "directory": directory, "parent": parent, "form": form}  # fmt: skip
         return render(request, "clusters/azure/storage_detail.html", context, status=status)
 
@@ -290,6 +320,31 @@ class FileShareUploadView(FileShareDetailView):
         messages.success(request, f"Uploaded {path}.")
         directory = path.rsplit("/", 1)[0] if "/" in path else ""
         return redirect(f"{request.path.rsplit('upload/', 1)[0]}?directory={directory}")
+
+
+class FileShareRetryView(RoleRequiredMixin, View):
+    """A share whose creation failed: try again, or forget it."""
+
+    def post(self, request, pk: int):
+        share = get_object_or_404(FileShare.objects.select_related("cluster", "credential"), pk=pk)
+        try:
+            op = azure_services.file_share_retry(actor=Actor.from_request(request), share=share)
+        except azure_services.AzureInputError as exc:
+            messages.error(request, exc.message)
+            return redirect("storage-detail", pk=share.pk)
+        return redirect("azure-operation", pk=op.pk)
+
+
+class FileShareRemoveView(RoleRequiredMixin, View):
+    def post(self, request, pk: int):
+        share = get_object_or_404(FileShare.objects.select_related("volume"), pk=pk)
+        try:
+            azure_services.file_share_remove(actor=Actor.from_request(request), share=share)
+        except azure_services.AzureInputError as exc:
+            messages.error(request, exc.message)
+            return redirect("storage-detail", pk=share.pk)
+        messages.success(request, f"Removed {share} from the panel; check Azure for what it had already made.")  # fmt: skip
+        return redirect("storage-list")
 
 
 class FileShareDownloadView(RoleRequiredMixin, View):

@@ -18,6 +18,14 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
+def _listed(value):
+    """A field's errors as a list, as DRF clients expect (a view that raises
+    `ValidationError({"field": "text"})` would otherwise send a bare string)."""
+    if isinstance(value, dict):
+        return {key: _listed(item) for key, item in value.items()}
+    return value if isinstance(value, list) else [value]
+
+
 def exception_handler(exc, context):
     if isinstance(exc, BODY_LIMITS):
         exc = ParseError(str(exc))
@@ -28,7 +36,7 @@ def exception_handler(exc, context):
     code = getattr(exc, "default_code", "error")
     fields = {}
     if isinstance(data, dict) and "detail" not in data:
-        fields = data
+        fields = _listed(data)
         message = "Invalid input: " + ", ".join(sorted(str(key) for key in data))
         code = "invalid"
     elif isinstance(data, dict):

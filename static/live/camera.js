@@ -15,6 +15,7 @@
     var latencyEl = figure.querySelector(".latency");
     var dropsEl = figure.querySelector(".drops");
     var snapshot = figure.querySelector(".snapshot");
+    var errorEl = figure.querySelector(".camera-error");
     var shown = [], latencies = [], lastSeq = null, drops = 0, lastBlob = null, url = null;
     var backoff = 500, socket = null, lastMessage = 0;
 
@@ -33,7 +34,12 @@
         lastMessage = Date.now();
         if (typeof event.data === "string") {
           var msg = JSON.parse(event.data);
-          if (msg.type === "status" && msg.status !== "live") setState(msg.status, "reconnecting");
+          if (msg.type === "status" && msg.status !== "live") {
+            setState(msg.status, "reconnecting");
+            // Say why, instead of a broken picture and "reconnecting" for ever.
+            if (errorEl && msg.detail) { errorEl.textContent = msg.detail; errorEl.hidden = false; }
+            if (msg.detail) img.removeAttribute("src");
+          }
           return;
         }
         var view = new DataView(event.data);
@@ -56,6 +62,7 @@
         };
         img.src = next;
         setState("live", "live");
+        if (errorEl) errorEl.hidden = true;
       };
       socket.onclose = function (event) {
         if (event.code === 4401 || event.code === 4403 || event.code === 4404) {

@@ -96,6 +96,9 @@ def test_a_viewer_that_stops_reading_skips_frames_instead_of_queueing_them(camer
 
 
 def test_viewing_a_camera_is_recorded_in_the_audit_log(camera, viewer_user):
+    """Once per user, camera and hour: a wall opened three times is one line, not three."""
+    from datetime import timedelta
+
     from core.models import AuditEvent
 
     token = token_for(viewer_user)
@@ -105,9 +108,15 @@ def test_viewing_a_camera_is_recorded_in_the_audit_log(camera, viewer_user):
         assert (await comm.connect())[0]
         await comm.disconnect()
 
-    asyncio.run(scenario())
-    event = AuditEvent.objects.filter(action="view").latest("id")
+    for _visit in range(3):
+        asyncio.run(scenario())
+    views = AuditEvent.objects.filter(action="view")
+    assert views.count() == 1
+    event = views.get()
     assert event.actor == viewer_user and "clock" in event.object_repr
+    views.update(created_at=event.created_at - timedelta(minutes=61))
+    asyncio.run(scenario())
+    assert views.count() == 2  # an hour later it is a new visit
 
 
 def test_anonymous_viewers_and_foreign_origins_are_refused(camera, viewer_user, client):

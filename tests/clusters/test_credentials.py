@@ -110,11 +110,20 @@ def test_a_kubeconfig_credential_keeps_context_and_server_public(admin_api):
 def test_an_unknown_context_is_named(admin_api):
     response = admin_api.post(
         "/api/credentials/",
-        {"name": "kc", "kind": "kubeconfig", "kubeconfig": minimal(), "context": "nope"},
+        {
+            "name": "kc",
+            "kind": "kubeconfig",
+            "kubeconfig": minimal(contexts=("blue", "green")),
+            "context": "nope",
+        },
         format="json",
     )
     assert response.status_code == 400
-    assert "Unknown context 'nope'" in response.json()["error"]["fields"]["context"][0]
+    message = response.json()["error"]["fields"]["context"][0]
+    assert "Unknown context 'nope'" in message
+    assert (
+        message.endswith(": the kubeconfig has blue, green.") and "[" not in message
+    )  # no Python list
 
 
 def test_the_credential_form_shows_field_errors(admin_client):

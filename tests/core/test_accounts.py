@@ -76,7 +76,7 @@ def test_roles_are_enforced_in_the_api(request, role_fixture, method, path, expe
     [
         ("viewer_client", "/users/", 403),
         ("viewer_client", "/audit/", 403),
-        ("viewer_client", "/clusters/import/", 200),  # GET shows the form; POST is refused
+        ("viewer_client", "/clusters/import/", 403),  # no form for those who cannot send it
         ("admin_client", "/users/", 200),
         ("admin_client", "/audit/", 200),
     ],

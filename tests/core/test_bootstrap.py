@@ -17,6 +17,13 @@ def test_first_start_creates_admin_and_local_cluster_and_reuses_them(capsys, set
     call_command("bootstrap_demo")
     out = capsys.readouterr().out
     password = re.search(r"password: (\S+)", out).group(1)
+    # Last, in a box, and in a file only the panel's user reads, whose path is printed.
+    tail = out.strip().splitlines()
+    assert tail[-1].startswith("+--") and f"password: {password}" in "\n".join(tail[-8:])
+    secret_file = settings.DATA_DIR / "admin-password.txt"
+    assert str(secret_file) in out
+    assert secret_file.read_text().strip() == password
+    assert secret_file.stat().st_mode & 0o777 == 0o600
     admin = get_user_model().objects.get(username="admin")
     assert admin.check_password(password)
     assert password not in admin.password  # only the hash is kept

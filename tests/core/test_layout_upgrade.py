@@ -22,7 +22,7 @@ def _postgres_database():
 
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("needs the suite's PostgreSQL server (make test or make test-postgres)")
+        pytest.skip("needs PostgreSQL, which plain `pytest` starts (this run chose SQLite)")
     server = {
         "host": db["HOST"],
         "port": db["PORT"],

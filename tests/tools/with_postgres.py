@@ -19,14 +19,26 @@ import tempfile
 import time
 
 
-def _bin_dir() -> str:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    if not candidates:
-        sys.exit(
+def missing_binaries() -> str:
+    """Why no server can be started here, or "" when one can."""
+    if not sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")):
+        return (
             "PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin: "
-            "install them with `apt-get install postgresql`."
+            "install them with `apt-get install postgresql`"
         )
-    return candidates[0]
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root needs a `postgres` system user (apt-get install postgresql)"
+    return ""
+
+
+def _bin_dir() -> str:
+    problem = missing_binaries()
+    if problem:
+        sys.exit(problem + ".")
+    return sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)[0]
 
 
 def _free_port() -> int:

@@ -57,3 +57,52 @@ def test_viewers_cannot_start_runs(presets, local_cluster, viewer_api):
         "/api/runs/", {"template": "lane-detection", "cluster": "local"}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_messages_speak_to_people(presets, local_cluster, operator_api, operator_client):
+    """A misspelt parameter suggests the nearest one; an unknown volume names the cluster's
+    volumes, which the run form offers in a list; no Python list syntax in either; every
+    field's errors are a list."""
+    local_cluster.volumes.create(name="footage")
+    local_cluster.volumes.create(name="photos")
+    response = operator_api.post(
+        "/api/runs/",
+        {"template": "lane-detection", "cluster": "local",
+         "params": {"paralelism": 2, "volume": "footgae"}},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["paralelism"] == ["Unknown parameter; did you mean parallelism?"]
+    response = operator_api.post(
+        "/api/runs/",
+        {"template": "lane-detection", "cluster": "local", "params": {"volume": "footgae"}},
+        format="json",
+    )
+    assert response.json()["volume"] == [
+        "No volume 'footgae' on this cluster (it has footage, photos)."
+    ]
+    wholly_unknown = operator_api.post(
+        "/api/runs/", {"template": "lane-detection", "cluster": "local", "params": {"x": 1}},
+        format="json",
+    )  # fmt: skip
+    assert "this template takes image, volume, inputs" in wholly_unknown.json()["x"][0]
+    assert not Run.objects.exists()
+
+    page = operator_client.get("/templates/lane-detection/run/").content.decode()
+    assert 'list="id_volume-suggestions"' in page
+    assert '<option value="footage">on ' in page and '<option value="photos">' in page
+
+
+def test_the_api_docs_give_a_real_example_per_template(viewer_api):
+    """The schema's request for starting a run is an object of parameters with an example for
+    every preset, none of them the placeholder "string"."""
+    schema = viewer_api.get("/api/schema/", {"format": "json"}).json()
+    create = schema["paths"]["/api/runs/"]["post"]["requestBody"]["content"]["application/json"]
+    examples = [example["value"] for example in create["examples"].values()]
+    assert {example["template"] for example in examples} >= {
+        "lane-detection", "face-identification", "camera-stream", "face-recognition-service",
+        "gpu-job", "raw-manifest",
+    }  # fmt: skip
+    assert all(isinstance(example["params"], dict) for example in examples)
+    request = schema["components"]["schemas"]["RunCreateRequest"]["properties"]["params"]
+    assert request["type"] == "object"

@@ -5,8 +5,10 @@ killed during an AKS operation: tests/clusters/azure/test_operations.py.)"""
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import requests
 from django.db import connection, transaction
 
 from cameras.models import Camera
+from clusters.runtimes.local import LocalRuntime
 from core.choices import Role
 from core.services import SYSTEM, token_create
 from tests.conftest import wait_for
@@ -229,4 +232,45 @@ def test_a_worker_killed_during_a_submission_is_replaced_and_the_run_starts_once
                                                               run.finished_at)  # fmt: skip
     logs = Path(run.handle["workdir"]) / "logs"
     assert len(list(logs.glob("*.log"))) == 1  # one process ever started
+    assert_processes_kept_going(stack)
+
+
+def test_a_monitor_worker_stopped_with_sigterm_hands_its_runs_back_and_exits_in_seconds(
+    on_fault_stack,
+):
+    """SIGTERM (Ctrl-C under `make run`, a pod's termination in a cluster) reaches the monitor
+    worker while it follows a run that never ends by itself: the worker exits within seconds,
+    its lease on the run is released, the run's process goes on (local runs outlive the panel),
+    and the monitor started again picks the run up as it connects. `manage.py stop_local` then
+    stops the local run and records it as cancelled."""
+    from django.core.management import call_command
+
+    stack = on_fault_stack
+    bootstrap_demo()
+    chatty = start_chatty_run(LocalClusterFactory(), rate=20, seconds=120)
+    enqueue(stack, run_monitor_task, chatty.pk)
+    stored = RunLogLine.objects.filter(run_id=chatty.pk)
+    wait_for(lambda: stored.count() >= 10, timeout=30, interval=0.2)
+    assert Run.objects.get(pk=chatty.pk).monitor_token
+
+    stack.procs["monitor"].send_signal(signal.SIGTERM)
+    asked = time.monotonic()
+    stack.procs["monitor"].wait(timeout=30)
+    assert time.monotonic() - asked < 5, stack.log("monitor")[-3000:]
+    run = Run.objects.get(pk=chatty.pk)
+    assert (run.state, run.monitor_token, run.monitor_seen_at) == ("running", "", None)
+    assert LocalRuntime(run.cluster).status(run.handle).state == "running"
+
+    stack.start("monitor")
+    before = stored.count()
+    wait_for(lambda: Run.objects.get(pk=chatty.pk).monitor_token, timeout=30, interval=0.2)
+    wait_for(lambda: stored.count() > before + 10, timeout=30, interval=0.2)
+
+    out = StringIO()
+    call_command("stop_local", stdout=out)
+    assert f"run {chatty.pk}" in out.getvalue()
+    run = finished(chatty.pk)
+    assert run.state == "cancelled"
+    assert LocalRuntime(run.cluster).status(run.handle).state == "cancelled"
+    wait_for(lambda: stack.ready("monitor", times=2), timeout=30)
     assert_processes_kept_going(stack)

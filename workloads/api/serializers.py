@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from workloads import selectors
@@ -130,10 +131,19 @@ class RunDetailSerializer(RunSerializer):
         return dict(obj.handle.get("endpoints") or {}) if obj.is_active else {}
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class ParamsField(serializers.JSONField):
+    """Any JSON (a non-object is refused by the parameter check, naming `params`), documented
+    as the object it must be, not as a string."""
+
+
 class RunCreateSerializer(serializers.Serializer):
     template = serializers.CharField(help_text="Template slug or id.")
     cluster = serializers.CharField(help_text="Cluster id or name (`local` for this machine).")
-    params = serializers.JSONField(required=False, default=dict)
+    params = ParamsField(
+        required=False, default=dict,
+        help_text="The template's parameters by name; omitted ones take the template's defaults.",
+    )  # fmt: skip
 
 
 class LogLineSerializer(serializers.ModelSerializer):

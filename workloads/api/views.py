@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -77,6 +82,56 @@ def _template_and_cluster(data: dict):
     return template, cluster
 
 
+RUN_EXAMPLES = [
+    OpenApiExample(
+        "Lane detection (the bundled sample, nothing to set)",
+        value={"template": "lane-detection", "cluster": "local", "params": {}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Lane detection of videos on a volume, 4 pods",
+        value={"template": "lane-detection", "cluster": "edge", "params": {
+            "volume": "videos", "inputs": ["input/dashcam.mp4"], "output": "output/lanes",
+            "parallelism": 4}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Face identification of photos against known faces",
+        value={"template": "face-identification", "cluster": "local", "params": {
+            "volume": "photos", "known": "known", "images": ["door/0001.jpg"]}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Camera stream from an RTSP camera, lanes drawn",
+        value={"template": "camera-stream", "cluster": "local", "params": {
+            "source": "rtsp://192.0.2.10:554/stream1", "processing": "lanes", "fps": 10,
+            "width": 640}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Face-recognition back-end, two replicas",
+        value={"template": "face-recognition-service", "cluster": "local",
+               "params": {"replicas": 2}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "GPU job",
+        value={"template": "gpu-job", "cluster": "edge", "params": {
+            "image": "nvcr.io/nvidia/cuda:12.2.0-base-ubuntu22.04", "command": ["nvidia-smi"],
+            "gpus": 1}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Raw manifest",
+        value={"template": "raw-manifest", "cluster": "edge", "params": {
+            "manifest": "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: hello\nspec:\n"
+            "  template:\n    spec:\n      restartPolicy: Never\n      containers:\n"
+            "      - name: hello\n        image: busybox\n        command: [echo, hello]\n"}},
+        request_only=True,
+    ),
+]  # fmt: skip
+
+
 @extend_schema_view(
     list=extend_schema(summary="List runs (filter by state, template, cluster)"),
     retrieve=extend_schema(summary="A run: state, progress, pods, outputs, face results"),
@@ -84,7 +139,11 @@ def _template_and_cluster(data: dict):
         summary="Start a run from a template",
         request=RunCreateSerializer,
         responses={201: RunDetailSerializer},
-        description="Parameters are validated first; nothing is created anywhere on a 400.",
+        description="Parameters are validated first; nothing is created anywhere on a 400. "
+        "Each template takes its own `params` (see the examples; `GET /api/templates/` lists "
+        "every template's parameters with their defaults); an unknown one is refused with the "
+        "nearest known name.",
+        examples=RUN_EXAMPLES,
     ),
     destroy=extend_schema(summary="Delete a finished run and its stored logs"),
 )

@@ -14,6 +14,7 @@ from clusters.azure.models import (
     PullSecret,
 )
 from clusters.models import Cluster, Credential
+from clusters.validators import validate_storage_account_name
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 POOL_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
@@ -139,7 +140,7 @@ PATH_RE = r"^[^\\:*?\"<>|]{1,1024}$"
 class FileShareSerializer(serializers.ModelSerializer):
     credential = serializers.PrimaryKeyRelatedField(queryset=azure_credentials())
     cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.all())
-    account_name = serializers.RegexField(r"^[a-z0-9]{3,24}$")
+    account_name = serializers.CharField(max_length=64, validators=[validate_storage_account_name])
     share_name = serializers.RegexField(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
     resource_group = serializers.RegexField(r"^[-\w._()]{1,90}$")
     location = serializers.RegexField(r"^[a-z0-9]{2,50}$")

@@ -90,7 +90,8 @@ def test_an_unreachable_resource_manager_is_reported(
     created = _create(admin_api, fake_azure)
     credential = _test_and_wait(admin_api, created["id"])
     assert credential.test_status == "failed"
-    assert "Azure Resource Manager is unreachable" in credential.test_message
+    assert "Azure Resource Manager (127.0.0.1:" in credential.test_message
+    assert "could not be reached: the connection was refused" in credential.test_message
 
 
 def _assert_secret_nowhere(api, credential_id: int, secret: str, caplog) -> None:
