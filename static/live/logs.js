@@ -184,36 +184,39 @@
   }, 1000);
 
   // -- search: hits from the server replace the live lines until cleared ---------------------
-  function showLive() {
-    results.hidden = true;
-    results.innerHTML = "";
-    out.hidden = false;
-    clearEl.hidden = true;
-    panel.classList.remove("searching");
-    if (followEl.checked) scrollToEnd();
-  }
-  function searching() {
-    return searchEl.value.trim() !== "" || searchForm.elements.pod.value !== "";
-  }
-  document.body.addEventListener("htmx:beforeRequest", function (event) {
-    if (event.detail.target === results && !searching()) {
-      event.preventDefault(); // an emptied search box goes back to the live lines
-      showLive();
+  // (a run's log; a pod's log in the cluster explorer is not stored, so it has no search)
+  if (searchForm && results && clearEl) {
+    function showLive() {
+      results.hidden = true;
+      results.innerHTML = "";
+      out.hidden = false;
+      clearEl.hidden = true;
+      panel.classList.remove("searching");
+      if (followEl.checked) scrollToEnd();
     }
-  });
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target !== results) return;
-    if (!searching()) { showLive(); return; }
-    results.hidden = false;
-    out.hidden = true;
-    clearEl.hidden = false;
-    panel.classList.add("searching");
-  });
-  clearEl.addEventListener("click", function () {
-    searchEl.value = "";
-    searchForm.elements.pod.value = "";
-    showLive();
-  });
+    function searching() {
+      return searchEl.value.trim() !== "" || searchForm.elements.pod.value !== "";
+    }
+    document.body.addEventListener("htmx:beforeRequest", function (event) {
+      if (event.detail.target === results && !searching()) {
+        event.preventDefault(); // an emptied search box goes back to the live lines
+        showLive();
+      }
+    });
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      if (event.detail.target !== results) return;
+      if (!searching()) { showLive(); return; }
+      results.hidden = false;
+      out.hidden = true;
+      clearEl.hidden = false;
+      panel.classList.add("searching");
+    });
+    clearEl.addEventListener("click", function () {
+      searchEl.value = "";
+      searchForm.elements.pod.value = "";
+      showLive();
+    });
+  }
 
   panel.addEventListener("click", function (event) {
     var summary = event.target.closest && event.target.closest(".log-summary");
@@ -231,7 +234,7 @@
   followEl.addEventListener("change", function () {
     if (followEl.checked) scrollToEnd();
   });
-  if (!results.hidden) { // opened with ?q=: the server drew the hits
+  if (results && !results.hidden) { // opened with ?q=: the server drew the hits
     out.hidden = true;
     clearEl.hidden = false;
     panel.classList.add("searching");

@@ -249,8 +249,16 @@ def test_actions_change_the_real_objects_are_audited_and_refused_to_viewers(
     template = apps.read_namespaced_deployment("web", ns).spec.template.metadata.annotations
     assert "kubectl.kubernetes.io/restartedAt" in template
 
+    # Once the restart has rolled (no pod of the old template left), a pod that is not already
+    # going: else the controller may delete it first, and the page's delete finds nothing.
+    def rolled():
+        status = apps.read_namespaced_deployment("web", ns).status
+        return status.updated_replicas == 2 and status.replicas == 2
+
+    wait_for(rolled, timeout=60)
     pod = wait_for(lambda: next((p for p in core.list_namespaced_pod(ns, label_selector="app=web").items
-                                 if p.status.phase == "Running"), None), timeout=60)  # fmt: skip
+                                 if p.status.phase == "Running" and not p.metadata.deletion_timestamp),
+                                None), timeout=60)  # fmt: skip
     page = operator_client.post(
         f"/clusters/{kube_cluster.pk}/explore/pods/{ns}/{pod.metadata.name}/delete/"
     )
