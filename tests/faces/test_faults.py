@@ -244,7 +244,7 @@ def test_processor_sigkilled_mid_image_child_then_whole_worker_is_processed_once
         switch.holding.clear()
         assert FaceImage.objects.get(pk=first).status == "processing"
         wait_for(
-            lambda: services.images_requeue_stale(older_than=0).get("processing") == 1, timeout=10
+            lambda: services.images_requeue_stale(older_than=0).get("processing") == 1, timeout=30
         )
         wait_for(lambda: FaceImage.objects.get(pk=first).status == "processed", timeout=60)
 

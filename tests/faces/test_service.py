@@ -212,6 +212,16 @@ def test_people_are_managed_by_admins_and_deleting_one_deletes_their_faces(
     assert admin_api.get("/api/faces/123456789/").status_code == 404
 
 
+def _healthy(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
 def test_the_preset_on_the_local_cluster_serves_the_processors_with_two_replicas(
     celery_worker, faces_cluster, admin_api, settings
 ):
@@ -230,12 +240,17 @@ def test_the_preset_on_the_local_cluster_serves_the_processors_with_two_replicas
     assert started.status_code == 201, started.json()
     run_id = started.json()["id"]
     try:
+        from tests.conftest import wait_for
         from tests.workloads.conftest import wait_for_run
 
         run = wait_for_run(admin_api, run_id, states=("running", "failed", "lost"))
         assert run["state"] == "running", run["error"]
         service = admin_api.get("/api/faces/service/").json()
         assert service["run"] == run_id and len(service["backends"]) == 2
+        # Both replicas answer (models loaded) before the images go: else, on a busy machine, the
+        # first one up takes every image while the other is still loading, as it should.
+        for backend in service["backends"]:
+            wait_for(lambda url=backend["url"]: _healthy(url), timeout=180, interval=0.5)
         paths = ["unknown/obama_small.jpg"] * 12
         ids = admin_api.post(
             "/api/faces/", {"volume": "photos", "paths": paths}, format="json"
