@@ -26,15 +26,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from cameras.models import Camera
 from cameras.relay import camera_group, relays
+from cameras.selectors import camera_may_watch
 from core.choices import AuditAction
 from core.services import Actor, audit_record
 from core.websockets import (
+    CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     RECHECK_S,
     LayerOutageMixin,
     access_verdict,
     connect_refusal,
     outlives_database_outage,
+    refreshed_user,
 )
 
 HEADER = struct.Struct(">QQ")
@@ -56,8 +59,8 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
             await self.close(code=refusal)
             return
         name = await self._open_camera(user)
-        if name is None:
-            await self.close(code=CLOSE_NOT_FOUND)
+        if isinstance(name, int):
+            await self.close(code=name)
             return
         await self.join_groups(camera_group(self.camera_id))
         self.joined = True
@@ -142,14 +145,21 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _recheck(self) -> int | None:
-        return access_verdict(self.scope.get("user"), Camera.objects.filter(pk=self.camera_id))
+        user = self.scope.get("user")
+        verdict = access_verdict(user, Camera.objects.filter(pk=self.camera_id))
+        if verdict is None and not camera_may_watch(refreshed_user(user), self.camera_id):
+            return CLOSE_FORBIDDEN  # the camera's viewers no longer include this user
+        return verdict
 
     @database_sync_to_async
-    def _open_camera(self, user) -> str | None:
-        """The camera's name, recording the view in the audit log; None if there is no camera."""
+    def _open_camera(self, user) -> str | int:
+        """The camera's name, recording the view in the audit log; or the close code when there
+        is no such camera (4404) or its viewers do not include the user (4403)."""
         camera = Camera.objects.filter(pk=self.camera_id).first()
         if camera is None:
-            return None
+            return CLOSE_NOT_FOUND
+        if not camera_may_watch(user, camera.pk):
+            return CLOSE_FORBIDDEN
         client = self.scope.get("client") or [None]
         audit_record(
             actor=Actor(user=user, ip_address=client[0]), action=AuditAction.VIEW, obj=camera

@@ -196,3 +196,18 @@ class RelayManager:
 
 
 relays = RelayManager()
+
+
+SNAPSHOT_TIMEOUT_S = 10.0
+
+
+async def grab_frame(target: StreamTarget, timeout: float = SNAPSHOT_TIMEOUT_S) -> Frame:
+    """The next frame of a stream, for a snapshot: one request, read to its first part."""
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        async with session.get(target.url, headers=target.headers, ssl=target.ssl) as response:
+            if response.status != 200:
+                raise ValueError(f"the stream answered HTTP {response.status}")
+            async for frame in read_mjpeg(response):
+                return frame
+    raise ValueError("the stream ended before its first frame")

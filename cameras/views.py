@@ -19,15 +19,17 @@ class CameraWallView(RoleRequiredMixin, ListView):
     context_object_name = "cameras"
 
     def get_queryset(self):
-        return selectors.camera_list()
+        return selectors.camera_visible_to(self.request.user)
 
 
 class CameraDetailView(RoleRequiredMixin, DetailView):
+    """A camera the user may not watch is a 404, as in the API."""
+
     template_name = "cameras/detail.html"
     context_object_name = "camera"
 
     def get_queryset(self):
-        return selectors.camera_list()
+        return selectors.camera_visible_to(self.request.user)
 
 
 class CameraCreateView(RoleRequiredMixin, FormView):
