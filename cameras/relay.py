@@ -125,7 +125,11 @@ class CameraRelay:
             self.camera_id
         )
         if target is None:
-            await self._status(layer, "waiting", "The camera's stream is not running yet.")
+            from cameras.akri import camera_stream_wanted
+
+            # An Akri camera's stream starts with its first viewer: ask for it, then wait.
+            detail = await database_sync_to_async(camera_stream_wanted)(self.camera_id)
+            await self._status(layer, "waiting", detail)
             await asyncio.sleep(STANDBY_S)
             return
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=10)

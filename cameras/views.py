@@ -10,6 +10,7 @@ from django.views.generic import DetailView, FormView, ListView, View
 from cameras import selectors, services
 from cameras.forms import CameraForm
 from cameras.models import Camera
+from cameras.tasks import akri_cameras_sync_all_task
 from core.permissions import RoleRequiredMixin
 from core.services import Actor
 
@@ -59,4 +60,15 @@ class CameraDeleteView(RoleRequiredMixin, View):
         camera = get_object_or_404(Camera, pk=pk)
         services.camera_delete(actor=Actor.from_request(request), camera=camera)
         messages.success(request, f"Deleted camera {camera.name}.")
+        return redirect("camera-list")
+
+
+class CameraAkriRefreshView(RoleRequiredMixin, View):
+    """The wall's "Find Akri cameras" button: a sync of every Kubernetes cluster, on a worker."""
+
+    write_role = "operator"
+
+    def post(self, request):
+        akri_cameras_sync_all_task.delay()
+        messages.info(request, "Looking for Akri cameras on every Kubernetes cluster.")
         return redirect("camera-list")

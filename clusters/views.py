@@ -10,6 +10,7 @@ from django.views import View
 
 from clusters import kubeconfig as kubeconfig_mod
 from clusters import selectors, services
+from clusters.akri import akri_inventory
 from clusters.choices import CredentialKind
 from clusters.forms import (
     AzureCredentialForm,
@@ -46,6 +47,17 @@ class ClusterDetailView(RoleRequiredMixin, View):
             "clusters/_cluster_status.html" if request.htmx else "clusters/cluster_detail.html"
         )
         return render(request, template, {"cluster": cluster, "capacity": cluster.capacity()})
+
+
+class ClusterAkriView(RoleRequiredMixin, View):
+    """The cluster page's Akri section, read live (loaded after the page, so a slow cluster
+    never delays it)."""
+
+    def get(self, request, pk: int):
+        cluster = get_object_or_404(selectors.cluster_list(), pk=pk)
+        return render(
+            request, "clusters/_akri.html", {"cluster": cluster, "akri": akri_inventory(cluster)}
+        )
 
 
 class ClusterRefreshView(RoleRequiredMixin, View):

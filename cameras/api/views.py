@@ -8,13 +8,16 @@ from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
+from rest_framework.response import Response
 
 from cameras import selectors, services
 from cameras.api.serializers import CameraSerializer
 from cameras.filtersets import CameraFilterSet
+from cameras.tasks import akri_cameras_sync_all_task
+from clusters.api.views import AcceptedSerializer
 from core.services import Actor
 
 VIEWER_FIELDS = ("restricted", "viewer_users", "viewer_groups")
@@ -46,6 +49,13 @@ def _drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
         "can change.",
     ),
     destroy=extend_schema(summary="Delete a camera"),
+    akri_refresh=extend_schema(
+        summary="Find Akri cameras now on every Kubernetes cluster",
+        description="New instances of camera configurations become cameras; gone ones are "
+        "marked gone. Runs on a worker (beat also does it every AKRI_SYNC_INTERVAL seconds).",
+        request=None,
+        responses={202: OpenApiResponse(AcceptedSerializer)},
+    ),
     snapshot=extend_schema(
         summary="The camera's current frame as a JPEG",
         responses={
@@ -102,6 +112,11 @@ class CameraViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         services.camera_delete(actor=Actor.from_request(self.request), camera=instance)
+
+    @action(detail=False, methods=["post"], url_path="akri-refresh")
+    def akri_refresh(self, request):
+        akri_cameras_sync_all_task.delay()
+        return Response({"detail": "Akri discovery queued."}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["get"])
     def snapshot(self, request, pk=None):

@@ -10,7 +10,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clusters import selectors, services
+from clusters.akri import akri_inventory
 from clusters.api.serializers import (
+    AkriInventorySerializer,
     ClusterSerializer,
     ClusterUpdateSerializer,
     CredentialSerializer,
@@ -89,6 +91,12 @@ class CredentialViewSet(viewsets.ModelViewSet):
         request=None,
         responses={202: OpenApiResponse(AcceptedSerializer)},
     ),
+    akri=extend_schema(
+        summary="Akri on this cluster: Configurations and Instances, read now",
+        description='`installed` is false when the cluster has no Akri CRDs ("Akri is not '
+        'installed"); `error` says why they could not be read (unreachable, missing role).',
+        responses={200: AkriInventorySerializer},
+    ),
 )
 class ClusterViewSet(viewsets.ModelViewSet):
     queryset = selectors.cluster_list()
@@ -155,3 +163,10 @@ class ClusterViewSet(viewsets.ModelViewSet):
         cluster = self.get_object()
         cluster_refresh_task.delay(cluster.pk)
         return Response({"detail": "Health check queued."}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["get"])
+    def akri(self, request, pk=None):
+        cluster = self.get_object()
+        inventory = akri_inventory(cluster)
+        data = AkriInventorySerializer(inventory).data
+        return Response(data)
