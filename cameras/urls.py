@@ -11,5 +11,6 @@ urlpatterns = [
     ),
     path("cameras/new/", views.CameraCreateView.as_view(), name="camera-create"),
     path("cameras/<id:pk>/", views.CameraDetailView.as_view(), name="camera-detail"),
+    path("cameras/<id:pk>/viewers/", views.CameraViewersView.as_view(), name="camera-viewers"),
     path("cameras/<id:pk>/delete/", views.CameraDeleteView.as_view(), name="camera-delete"),
 ]

@@ -8,9 +8,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, FormView, ListView, View
 
 from cameras import selectors, services
-from cameras.forms import CameraForm
+from cameras.forms import CameraForm, CameraViewersForm
 from cameras.models import Camera
 from cameras.tasks import akri_cameras_sync_all_task
+from core.choices import Role
 from core.permissions import RoleRequiredMixin
 from core.services import Actor
 
@@ -31,6 +32,38 @@ class CameraDetailView(RoleRequiredMixin, DetailView):
 
     def get_queryset(self):
         return selectors.camera_visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        camera = self.object
+        context["viewers_form"] = CameraViewersForm(
+            initial={
+                "restricted": camera.restricted,
+                "viewer_users": camera.viewer_users.all(),
+                "viewer_groups": camera.viewer_groups.all(),
+            }
+        )
+        return context
+
+
+class CameraViewersView(RoleRequiredMixin, View):
+    """Admins choose who may watch a camera; viewers who lose access are cut off at once."""
+
+    write_role = Role.ADMIN
+
+    def post(self, request, pk: int):
+        camera = get_object_or_404(Camera, pk=pk)
+        form = CameraViewersForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, f"Viewers not changed: {form.errors.as_text()}")
+            return redirect("camera-detail", pk=camera.pk)
+        data = form.cleaned_data
+        services.camera_set_viewers(
+            actor=Actor.from_request(request), camera=camera, restricted=data["restricted"],
+            users=data["viewer_users"], groups=data["viewer_groups"],
+        )  # fmt: skip
+        messages.success(request, f"Viewers of {camera.name} saved.")
+        return redirect("camera-detail", pk=camera.pk)
 
 
 class CameraCreateView(RoleRequiredMixin, FormView):

@@ -242,3 +242,49 @@ def test_akri_instances_become_cameras_whose_frames_reach_viewers(
     back = akri_cameras_sync(cluster_id=testbed_cluster.pk)
     assert back.back == ["akri-udev-video-8120fe (edge)"] and back.added == []
     assert operator_api.get(f"/api/cameras/{camera['id']}/").json()["gone"] is False
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("akri_crds", "akri_reader", "endpoints_addressing")
+def test_a_kept_running_akri_camera_shows_live_frames_in_a_browser(
+    testbed_cluster, kube_namespace, kube_pod_network, kube_admin_api, celery_worker,
+    daphne_server, page,
+):  # fmt: skip
+    """A camera set to keep running gets its stream at sync time; the browser shows it on the
+    wall as discovered by Akri with its node and device, and its picture changes live."""
+    from cameras.akri import akri_cameras_sync
+    from cameras.models import Camera
+    from core.choices import Role
+    from tests.browser.test_live import log_in
+    from tests.factories import UserFactory
+
+    namespace = kube_namespace.name
+    k8s.CustomObjectsApi(kube_admin_api).create_namespaced_custom_object(
+        "akri.sh", "v0", namespace, "configurations", udev_configuration(namespace)
+    )
+    add_instance(
+        kube_admin_api, namespace, "akri-udev-video-77aa01", "standin-cpu-1", "/dev/video4"
+    )
+    akri_cameras_sync(cluster_id=testbed_cluster.pk)
+    camera = Camera.objects.get(akri_instance="akri-udev-video-77aa01")
+    camera.keep_running = True
+    camera.save(update_fields=["keep_running"])
+    result = akri_cameras_sync(cluster_id=testbed_cluster.pk)
+    assert result.streams_started  # started without any viewer
+
+    UserFactory(username="vera", role=Role.VIEWER)
+    log_in(page, daphne_server, "vera")
+    page.goto(f"{daphne_server}/cameras/")
+    tile = page.locator(f"figure[data-camera-id='{camera.pk}']")
+    assert "discovered by Akri" in tile.inner_text()
+    assert "standin-cpu-1" in tile.inner_text() and "/dev/video4" in tile.inner_text()
+    selector = f"figure[data-camera-id='{camera.pk}'] img.frame"
+    page.wait_for_function(
+        f'document.querySelector("{selector}").dataset.seq !== undefined', timeout=120_000
+    )
+    first = tile.locator("img.frame").get_attribute("data-seq")
+    page.wait_for_function(
+        f"document.querySelector(\"{selector}\").dataset.seq !== '{first}'"
+        f' && document.querySelector("{selector}").naturalWidth === 320'
+    )
+    assert tile.locator(".live-state").inner_text() == "live"

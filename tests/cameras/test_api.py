@@ -153,3 +153,26 @@ def test_snapshots_and_sockets_follow_the_viewers_and_a_viewer_losing_access_is_
     assert code == 4403 and cut_after < 1.0
     assert (connected, refused_code) == (False, 4403)
     assert api.get(f"/api/cameras/{camera.pk}/snapshot/").status_code == 404
+
+
+def test_admins_choose_viewers_on_the_camera_page(admin_client, operator_user, viewer_user):
+    """The page's form does what the API does; operators may not use it."""
+    from django.test import Client
+
+    camera = Camera.objects.create(name="dock", source_url="http://cam.example/a.mjpg")
+    page = admin_client.get(f"/cameras/{camera.pk}/").content.decode()
+    assert "Who may watch" in page and "Every viewer (the default)" in page
+    response = admin_client.post(
+        f"/cameras/{camera.pk}/viewers/",
+        {"restricted": "on", "viewer_users": [operator_user.pk]},
+    )
+    assert response.status_code == 302
+    camera.refresh_from_db()
+    assert camera.restricted and list(camera.viewer_users.all()) == [operator_user]
+    operator = Client()
+    operator.force_login(operator_user)
+    assert operator.post(f"/cameras/{camera.pk}/viewers/", {}).status_code == 403
+    assert "Who may watch" not in operator.get(f"/cameras/{camera.pk}/").content.decode()
+    viewer = Client()
+    viewer.force_login(viewer_user)
+    assert viewer.get(f"/cameras/{camera.pk}/").status_code == 404
