@@ -9,7 +9,7 @@ not sent, and sends at most WINDOW frames the client has not acknowledged
 (`{"type": "ack", "seq": N}` after showing a frame). A client that never acknowledges gets one
 frame a second. So memory per connection is a couple of frames, whatever the viewer's speed.
 
-Frames travel through Redis: while it restarts the socket stays open, the viewer gets the status
+The socket outlives a Redis restart: it stays open, the viewer gets the status
 `reconnecting`, and frames follow once Redis is back.
 """
 
@@ -68,7 +68,7 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
         await self.send(
             text_data=json.dumps({"type": "hello", "camera": self.camera_id, "name": name})
         )
-        relays.join(self.camera_id, self.channel_name)
+        relays.join(self.camera_id, self)
         self.ticker = asyncio.create_task(self._tick())
 
     async def disconnect(self, code: int) -> None:
@@ -92,7 +92,7 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
             self.last_ack = time.monotonic()
             await self._pump()
 
-    # -- channel layer messages -----------------------------------------------------------------
+    # -- from the relay (in memory) and the channel layer --------------------------------------
     async def camera_frame(self, message: dict) -> None:
         self.pending = message  # an older unsent frame is dropped here: skip, don't queue
         await self._pump()
@@ -114,7 +114,7 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
         await self.camera_status({"status": "reconnecting", "detail": message["detail"]})
 
     async def layer_restored(self, message: dict) -> None:
-        relays.join(self.camera_id, self.channel_name)  # restarts the pull if it gave up
+        relays.join(self.camera_id, self)  # restarts the pull if it gave up
 
     # -- internals ------------------------------------------------------------------------------
     async def _pump(self) -> None:
