@@ -176,3 +176,31 @@ def test_admins_choose_viewers_on_the_camera_page(admin_client, operator_user, v
     viewer = Client()
     viewer.force_login(viewer_user)
     assert viewer.get(f"/cameras/{camera.pk}/").status_code == 404
+
+
+def test_an_akri_cameras_discovered_fields_are_not_changed_by_hand(operator_api):
+    """Name, processing and keep_running are the operator's; where the camera is, Akri's."""
+    from django.utils import timezone
+
+    from cameras.akri import camera_stream_wanted
+
+    camera = Camera.objects.create(
+        name="bay", akri_namespace="edge", akri_instance="akri-udev-video-1",
+        akri_configuration="akri-udev-video", akri_nodes=["node-1"], akri_device="/dev/video0",
+    )  # fmt: skip
+    refused = operator_api.patch(
+        f"/api/cameras/{camera.pk}/", {"source_url": "http://cam.example/x.mjpg"}, format="json"
+    )
+    assert (
+        refused.status_code == 400 and "Akri" in refused.json()["error"]["fields"]["source_url"][0]
+    )
+    changed = operator_api.patch(
+        f"/api/cameras/{camera.pk}/", {"name": "loading bay", "keep_running": True}, format="json"
+    )
+    assert changed.status_code == 200 and changed.json()["keep_running"] is True
+    assert changed.json()["akri_device"] == "/dev/video0"
+    camera.gone_at = timezone.now()
+    camera.save()
+    assert operator_api.get(f"/api/cameras/{camera.pk}/").json()["gone"] is True
+    assert operator_api.get(f"/api/cameras/{camera.pk}/snapshot/").status_code == 503
+    assert "gone" in camera_stream_wanted(camera.pk)
