@@ -190,7 +190,9 @@ def akri_stream_ensure(*, camera_id: int, actor: Actor = SYSTEM) -> Run | None:
     if template is None:
         return None
     with transaction.atomic():
-        locked = Camera.objects.select_for_update().select_related("run").get(pk=camera.pk)
+        locked = (
+            Camera.objects.select_for_update(of=("self",)).select_related("run").get(pk=camera.pk)
+        )
         if locked.run is not None and locked.run.state in ACTIVE_STATES:
             return locked.run  # another viewer's process started it meanwhile
         run = run_create(
