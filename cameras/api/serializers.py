@@ -11,6 +11,16 @@ from workloads.choices import TemplateKind
 from workloads.models import Run
 
 
+class NameField(serializers.SlugRelatedField):
+    """A user or group by name; a name no row can have (a NUL byte, which PostgreSQL refuses
+    in a query) is "does not exist" like any other unknown name, not a server error."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        return super().to_internal_value(data)
+
+
 class CameraSerializer(serializers.ModelSerializer):
     run = serializers.PrimaryKeyRelatedField(
         queryset=Run.objects.filter(template__kind=TemplateKind.CAMERA_STREAM),
@@ -18,12 +28,12 @@ class CameraSerializer(serializers.ModelSerializer):
         help_text="A camera-stream run serving MJPEG (instead of `source_url`). For an Akri "
         "camera: the stream run the panel started (read-only).",
     )  # fmt: skip
-    viewer_users = serializers.SlugRelatedField(
+    viewer_users = NameField(
         slug_field="username", many=True, required=False,
         queryset=get_user_model().objects.all(),
         help_text="With `restricted`: users who may watch (admins always may). Admins only.",
     )  # fmt: skip
-    viewer_groups = serializers.SlugRelatedField(
+    viewer_groups = NameField(
         slug_field="name", many=True, required=False, queryset=Group.objects.all(),
         help_text="With `restricted`: groups whose members may watch. Admins only.",
     )  # fmt: skip

@@ -204,3 +204,13 @@ def test_an_akri_cameras_discovered_fields_are_not_changed_by_hand(operator_api)
     assert operator_api.get(f"/api/cameras/{camera.pk}/").json()["gone"] is True
     assert operator_api.get(f"/api/cameras/{camera.pk}/snapshot/").status_code == 503
     assert "gone" in camera_stream_wanted(camera.pk)
+
+
+def test_a_viewer_name_no_row_can_have_is_a_400(admin_api):
+    """A NUL byte in a form-encoded name reaches no query (PostgreSQL refuses it)."""
+    response = admin_api.post(
+        "/api/cameras/",
+        {"name": "x", "source_url": "http://cam.example/a.mjpg", "viewer_users": ["a\x00b"]},
+    )
+    assert response.status_code == 400 and "viewer_users" in response.json()["error"]["fields"]
+    assert not Camera.objects.exists()
