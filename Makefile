@@ -83,3 +83,8 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The gRPC client and server of Akri's camera.proto (committed; tests/media_pipeline checks
+# that they match what grpcio-tools generates from the copied proto).
+akri-proto: venv
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. media_pipeline/akri_proto/camera.proto

@@ -9,7 +9,7 @@ not sent, and sends at most WINDOW frames the client has not acknowledged
 (`{"type": "ack", "seq": N}` after showing a frame). A client that never acknowledges gets one
 frame a second. So memory per connection is a couple of frames, whatever the viewer's speed.
 
-Frames travel through Redis: while it restarts the socket stays open, the viewer gets the status
+The socket outlives a Redis restart: it stays open, the viewer gets the status
 `reconnecting`, and frames follow once Redis is back.
 """
 
@@ -26,14 +26,17 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from cameras.models import Camera
 from cameras.relay import camera_group, relays
+from cameras.selectors import camera_may_watch
 from core.services import Actor, audit_record_view
 from core.websockets import (
+    CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     RECHECK_S,
     LayerOutageMixin,
     access_verdict,
     connect_refusal,
     outlives_database_outage,
+    refreshed_user,
 )
 
 HEADER = struct.Struct(">QQ")
@@ -55,8 +58,8 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
             await self.close(code=refusal)
             return
         name = await self._open_camera(user)
-        if name is None:
-            await self.close(code=CLOSE_NOT_FOUND)
+        if isinstance(name, int):
+            await self.close(code=name)
             return
         await self.join_groups(camera_group(self.camera_id))
         self.joined = True
@@ -64,7 +67,7 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
         await self.send(
             text_data=json.dumps({"type": "hello", "camera": self.camera_id, "name": name})
         )
-        relays.join(self.camera_id, self.channel_name)
+        relays.join(self.camera_id, self)
         self.ticker = asyncio.create_task(self._tick())
 
     async def disconnect(self, code: int) -> None:
@@ -88,7 +91,7 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
             self.last_ack = time.monotonic()
             await self._pump()
 
-    # -- channel layer messages -----------------------------------------------------------------
+    # -- from the relay (in memory) and the channel layer --------------------------------------
     async def camera_frame(self, message: dict) -> None:
         self.pending = message  # an older unsent frame is dropped here: skip, don't queue
         await self._pump()
@@ -110,7 +113,7 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
         await self.camera_status({"status": "reconnecting", "detail": message["detail"]})
 
     async def layer_restored(self, message: dict) -> None:
-        relays.join(self.camera_id, self.channel_name)  # restarts the pull if it gave up
+        relays.join(self.camera_id, self)  # restarts the pull if it gave up
 
     # -- internals ------------------------------------------------------------------------------
     async def _pump(self) -> None:
@@ -141,14 +144,21 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _recheck(self) -> int | None:
-        return access_verdict(self.scope.get("user"), Camera.objects.filter(pk=self.camera_id))
+        user = self.scope.get("user")
+        verdict = access_verdict(user, Camera.objects.filter(pk=self.camera_id))
+        if verdict is None and not camera_may_watch(refreshed_user(user), self.camera_id):
+            return CLOSE_FORBIDDEN  # the camera's viewers no longer include this user
+        return verdict
 
     @database_sync_to_async
-    def _open_camera(self, user) -> str | None:
-        """The camera's name, recording the view in the audit log; None if there is no camera."""
+    def _open_camera(self, user) -> str | int:
+        """The camera's name, recording the view in the audit log; or the close code when there
+        is no such camera (4404) or its viewers do not include the user (4403)."""
         camera = Camera.objects.filter(pk=self.camera_id).first()
         if camera is None:
-            return None
+            return CLOSE_NOT_FOUND
+        if not camera_may_watch(user, camera.pk):
+            return CLOSE_FORBIDDEN
         client = self.scope.get("client") or [None]
         audit_record_view(actor=Actor(user=user, ip_address=client[0]), obj=camera)
         return camera.name

@@ -4,6 +4,8 @@ run the panel starts) or an existing camera-stream run, and the processing."""
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from cameras.models import Camera
 from clusters.models import Cluster
@@ -45,3 +47,18 @@ class CameraForm(forms.ModelForm):
         local = next((c for c in clusters if c.is_local), None)
         if local is not None:
             self.fields["cluster"].initial = local.pk
+
+
+class CameraViewersForm(forms.Form):
+    """Who may watch a camera (admins): everyone, or only the chosen users and groups."""
+
+    restricted = forms.BooleanField(
+        required=False, label="Only the chosen users and groups (and admins) may watch"
+    )
+    viewer_users = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False, label="Users",
+    )  # fmt: skip
+    viewer_groups = forms.ModelMultipleChoiceField(
+        queryset=Group.objects.order_by("name"), required=False, label="Groups"
+    )

@@ -1,13 +1,20 @@
-"""One MJPEG pull per camera, fanned out to every viewer through the channel layer.
+"""One MJPEG pull per camera, fanned out to every viewer.
 
 The first viewer of a camera in a web process starts a relay task; the last one to leave stops
 it. A Redis lease (`camera-relay:<id>`) makes sure only one web process pulls a camera at a
-time: the others' viewers get the same frames from the group `camera-<id>`, and take over the
-pull within a couple of seconds if the holder stops.
+time: the others take over the pull within a couple of seconds if the holder stops.
 
-Each frame goes to the group as `camera.frame` with its sequence number and capture time (from
-the stream server's `X-Frame-Seq`/`X-Timestamp` part headers, or counted and stamped here when
-a foreign source has none), so viewers can measure drops and latency.
+Frames reach the viewers of the pulling process straight from memory: no copy per viewer, no
+channel layer. Other web processes with viewers of the camera each put one inbox channel in the
+group `camera-frames-<id>`; the holder sends each frame to that group once, so a frame crosses
+Redis once per other process, whatever the number of viewers (before, every viewer's channel
+got its own serialized copy through Redis: 48 viewers of 16 cameras meant 720 copies of a
+100 KB JPEG a second through one Redis). Viewers' own channels stay in `camera-<id>` for
+`camera.changed` (permission re-checks).
+
+Each frame carries its sequence number and capture time (from the stream server's
+`X-Frame-Seq`/`X-Timestamp` part headers, or counted and stamped here when a foreign source has
+none), so viewers can measure drops and latency.
 """
 
 from __future__ import annotations
@@ -44,7 +51,13 @@ def stats_key(camera_id: int) -> str:
 
 
 def camera_group(camera_id: int) -> str:
+    """The camera's viewers' channels: `camera.changed` goes here."""
     return f"camera-{camera_id}"
+
+
+def frames_group(camera_id: int) -> str:
+    """Inboxes of the web processes that have viewers of the camera but do not pull it."""
+    return f"camera-frames-{camera_id}"
 
 
 @dataclass
@@ -87,12 +100,20 @@ async def read_mjpeg(response: aiohttp.ClientResponse) -> AsyncIterator[Frame]:
 class CameraRelay:
     """Pulls one camera while this process has viewers of it (and holds the lease)."""
 
-    def __init__(self, camera_id: int):
+    def __init__(self, camera_id: int, manager: RelayManager):
         self.camera_id = camera_id
-        self.viewers: set[str] = set()
+        self.manager = manager
+        self.viewers: dict[str, object] = {}  # channel name -> consumer (camera_frame/status)
         self.task: asyncio.Task | None = None
         self.token = secrets.token_hex(8)
         self.frames = 0
+
+    async def deliver(self, message: dict) -> None:
+        """A frame or status to this process's viewers, from memory."""
+        handler = "camera_frame" if message["type"] == "camera.frame" else "camera_status"
+        for viewer in list(self.viewers.values()):
+            with contextlib.suppress(Exception):  # one viewer's closed socket is not the others'
+                await getattr(viewer, handler)(message)
 
     async def run(self) -> None:
         import redis.asyncio as aioredis
@@ -106,15 +127,26 @@ class CameraRelay:
                     if await redis.set(key, self.token, nx=True, px=LEASE_MS) or (
                         await redis.get(key) == self.token.encode()
                     ):
+                        # Holding: our viewers get frames from memory, not from the group.
+                        await layer.group_discard(
+                            frames_group(self.camera_id), await self.manager.inbox(layer)
+                        )
                         await self._pull(layer, redis, key)
                     else:
-                        await asyncio.sleep(STANDBY_S)  # another process pulls; its frames reach us
+                        # Another process pulls: its frames reach our inbox, once per frame.
+                        await layer.group_add(
+                            frames_group(self.camera_id), await self.manager.inbox(layer)
+                        )
+                        await asyncio.sleep(STANDBY_S)
                 except (*LAYER_ERRORS, *DATABASE_ERRORS) as exc:
                     # Redis (the lease, the layer) or the database (where the stream is) is
                     # away: wait for it, keep the viewers.
                     logger.info("camera %s: %s; retrying", self.camera_id, exc)
                     await asyncio.sleep(OUTAGE_RETRY_S)
         finally:
+            with contextlib.suppress(Exception):
+                if self.manager.inbox_name is not None:
+                    await layer.group_discard(frames_group(self.camera_id), self.manager.inbox_name)
             with contextlib.suppress(Exception):
                 if await redis.get(key) == self.token.encode():
                     await redis.delete(key)
@@ -126,10 +158,14 @@ class CameraRelay:
 
         await database_sync_to_async(camera_record_error)(camera_id=self.camera_id, error=error)
 
+    async def _send(self, layer, message: dict) -> None:
+        await self.deliver(message)
+        await layer.group_send(frames_group(self.camera_id), message)
+
     async def _status(self, layer, status: str, detail: str = "") -> None:
-        await layer.group_send(
-            camera_group(self.camera_id),
-            {"type": "camera.status", "status": status, "detail": detail},
+        await self._send(
+            layer,
+            {"type": "camera.status", "camera": self.camera_id, "status": status, "detail": detail},
         )
 
     async def _pull(self, layer, redis, key: str) -> None:
@@ -138,7 +174,11 @@ class CameraRelay:
             self.camera_id
         )
         if target is None:
-            await self._status(layer, "waiting", "The camera's stream is not running yet.")
+            from cameras.akri import camera_stream_wanted
+
+            # An Akri camera's stream starts with its first viewer: ask for it, then wait.
+            detail = await database_sync_to_async(camera_stream_wanted)(self.camera_id)
+            await self._status(layer, "waiting", detail)
             await asyncio.sleep(STANDBY_S)
             return
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=10)
@@ -174,9 +214,9 @@ class CameraRelay:
                             counted, counted_since = 0, now
                         counted += 1
                         self.frames += 1
-                        await layer.group_send(
-                            camera_group(self.camera_id),
-                            {"type": "camera.frame", "seq": frame.seq,
+                        await self._send(
+                            layer,
+                            {"type": "camera.frame", "camera": self.camera_id, "seq": frame.seq,
                              "captured": frame.captured_ms, "jpeg": frame.jpeg},
                         )  # fmt: skip
         except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
@@ -187,16 +227,38 @@ class CameraRelay:
 
 
 class RelayManager:
-    """This process's relays, keyed by camera id."""
+    """This process's relays, keyed by camera id, and its inbox for frames other processes
+    pull."""
 
     def __init__(self) -> None:
         self.relays: dict[int, CameraRelay] = {}
+        self.inbox_name: str | None = None
+        self._inbox_task: asyncio.Task | None = None
 
-    def join(self, camera_id: int, viewer: str) -> CameraRelay:
+    async def inbox(self, layer) -> str:
+        if self.inbox_name is None or self._inbox_task is None or self._inbox_task.done():
+            self.inbox_name = await layer.new_channel("camera-relay.")
+            self._inbox_task = asyncio.get_running_loop().create_task(self._read_inbox(layer))
+        return self.inbox_name
+
+    async def _read_inbox(self, layer) -> None:
+        name = self.inbox_name
+        while True:
+            try:
+                message = await layer.receive(name)
+            except LAYER_ERRORS as exc:
+                logger.info("camera relay inbox: %s; retrying", exc)
+                await asyncio.sleep(OUTAGE_RETRY_S)
+                continue
+            relay = self.relays.get(message.get("camera"))
+            if relay is not None:
+                await relay.deliver(message)
+
+    def join(self, camera_id: int, viewer) -> CameraRelay:
         relay = self.relays.get(camera_id)
         if relay is None:
-            relay = self.relays[camera_id] = CameraRelay(camera_id)
-        relay.viewers.add(viewer)
+            relay = self.relays[camera_id] = CameraRelay(camera_id, self)
+        relay.viewers[viewer.channel_name] = viewer
         if relay.task is None or relay.task.done():
             relay.task = asyncio.get_running_loop().create_task(self._run(relay))
         return relay
@@ -212,7 +274,7 @@ class RelayManager:
         relay = self.relays.get(camera_id)
         if relay is None:
             return
-        relay.viewers.discard(viewer)
+        relay.viewers.pop(viewer, None)
         if not relay.viewers and relay.task is not None:
             # Stop pulling now rather than at the next frame: the last viewer has left.
             relay.task.cancel()
@@ -222,3 +284,18 @@ class RelayManager:
 
 
 relays = RelayManager()
+
+
+SNAPSHOT_TIMEOUT_S = 10.0
+
+
+async def grab_frame(target: StreamTarget, timeout: float = SNAPSHOT_TIMEOUT_S) -> Frame:
+    """The next frame of a stream, for a snapshot: one request, read to its first part."""
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        async with session.get(target.url, headers=target.headers, ssl=target.ssl) as response:
+            if response.status != 200:
+                raise ValueError(f"the stream answered HTTP {response.status}")
+            async for frame in read_mjpeg(response):
+                return frame
+    raise ValueError("the stream ended before its first frame")

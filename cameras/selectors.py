@@ -1,16 +1,18 @@
-"""Reads about cameras."""
+"""Reads about cameras, and who may watch which."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from cameras.models import Camera
+from core.choices import Role
+from core.selectors import has_role
 
 
 def camera_list() -> QuerySet[Camera]:
     """Every camera with the run that serves it, by name."""
-    return Camera.objects.select_related("run")
+    return Camera.objects.select_related("run", "cluster")
 
 
 def relay_stats() -> dict[int, tuple[float, float]]:
@@ -33,3 +35,20 @@ def relay_stats() -> dict[int, tuple[float, float]]:
         fps, latency = (float(part) for part in value.split())
         stats[int(key[len(STATS_PREFIX) :])] = (fps, latency)
     return stats
+
+
+def camera_visible_to(user, cameras: QuerySet[Camera] | None = None) -> QuerySet[Camera]:
+    """The cameras `user` may watch: unrestricted ones, and restricted ones that name the user
+    or one of the user's groups. Admins watch everything; nobody below viewer watches anything."""
+    cameras = camera_list() if cameras is None else cameras
+    if user is None or not user.is_authenticated or not has_role(user, Role.VIEWER):
+        return cameras.none()
+    if has_role(user, Role.ADMIN):
+        return cameras
+    allowed = Q(restricted=False) | Q(viewer_users=user) | Q(viewer_groups__in=user.groups.all())
+    # The joins through the viewer tables repeat a camera per matching row: keep ids only.
+    return cameras.filter(pk__in=Camera.objects.filter(allowed).values("pk"))
+
+
+def camera_may_watch(user, camera_id: int) -> bool:
+    return camera_visible_to(user, Camera.objects.filter(pk=camera_id)).exists()

@@ -12,6 +12,7 @@ urlpatterns = [
         name="cluster-import-contexts",
     ),
     path("clusters/<id:pk>/", views.ClusterDetailView.as_view(), name="cluster-detail"),
+    path("clusters/<id:pk>/akri/", views.ClusterAkriView.as_view(), name="cluster-akri"),
     path("clusters/<id:pk>/edit/", views.ClusterEditView.as_view(), name="cluster-edit"),
     path(
         "clusters/<id:pk>/pod-security/",

@@ -10,6 +10,7 @@ from django.views import View
 
 from clusters import gpu, selectors, services
 from clusters import kubeconfig as kubeconfig_mod
+from clusters.akri import akri_inventory
 from clusters.choices import CredentialKind
 from clusters.explorer import health
 from clusters.forms import (
@@ -73,6 +74,17 @@ class ClusterDevicePluginView(RoleRequiredMixin, View):
             )
             cluster_refresh_task.delay(cluster.pk)
         return redirect("cluster-detail", pk=cluster.pk)
+
+
+class ClusterAkriView(RoleRequiredMixin, View):
+    """The cluster page's Akri section, read live (loaded after the page, so a slow cluster
+    never delays it)."""
+
+    def get(self, request, pk: int):
+        cluster = get_object_or_404(selectors.cluster_list(), pk=pk)
+        return render(
+            request, "clusters/_akri.html", {"cluster": cluster, "akri": akri_inventory(cluster)}
+        )
 
 
 class ClusterRefreshView(RoleRequiredMixin, View):

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from controlpanel.env import env_bool, env_float, env_int, env_list, env_str
@@ -264,6 +265,12 @@ KUBERNETES_CONNECT_TIMEOUT = env_int("KUBERNETES_CONNECT_TIMEOUT", 3)
 CLUSTER_ALLOWED_NETWORKS = env_list("CLUSTER_ALLOWED_NETWORKS", [])
 # Camera devices (v4l2:/dev/videoN) camera streams may open; none unless an admin lists them.
 CAMERA_DEVICES = env_list("CAMERA_DEVICES", [])
+# How a stream pod reaches an Akri broker: "dns" (the instance Service's cluster DNS name) or
+# "endpoints" (the broker pod's address, for clusters without DNS or kube-proxy).
+AKRI_BROKER_ADDRESS = env_str("AKRI_BROKER_ADDRESS", "dns")
+if AKRI_BROKER_ADDRESS not in ("dns", "endpoints"):
+    raise ImproperlyConfigured(f"AKRI_BROKER_ADDRESS={AKRI_BROKER_ADDRESS!r}: use dns or endpoints")
+AKRI_SYNC_INTERVAL = env_int("AKRI_SYNC_INTERVAL", 60)
 
 # The face-recognition service (faces/): the cluster whose newest running
 # face-recognition-service run is the back-end ("local": the embedded one), matching, retries,
@@ -364,6 +371,11 @@ METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
 
 RECONCILE_INTERVAL = env_int("RECONCILE_INTERVAL", 30)
 CELERY_BEAT_SCHEDULE = {
+    # Akri instances become cameras, gone ones are marked gone.
+    "cameras-akri-sync": {
+        "task": "cameras.tasks.akri_cameras_sync_all_task",
+        "schedule": AKRI_SYNC_INTERVAL,
+    },
     "cluster-health": {
         "task": "clusters.tasks.cluster_health_check_all",
         "schedule": HEALTH_CHECK_INTERVAL,

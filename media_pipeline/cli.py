@@ -1,4 +1,4 @@
-"""Command line: `python -m media_pipeline {lanes,faces,faces-serve,stream,samples} ...`.
+"""Command line: `python -m media_pipeline {lanes,faces,faces-serve,stream,akri-broker,samples} ...`.
 
 Exit codes: 0 success, 1 at least one input failed (each has an `error` event), 2 bad usage.
 """
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from media_pipeline import samples
+from media_pipeline.akri import DEFAULT_PORT as AKRI_BROKER_PORT
 from media_pipeline.events import EventWriter
 from media_pipeline.face_cache import ENV_VAR as CACHE_ENV_VAR
 from media_pipeline.face_cache import default_cache_dir
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     stream.add_argument(
         "--source",
         default="test:ball",
-        help="file:PATH, rtsp://, http(s):// MJPEG, v4l2:/dev/videoN, test:ball|carousel|clock",
+        help="file:PATH, rtsp://, http(s):// MJPEG, v4l2:/dev/videoN, akri://HOST:PORT, test:ball|carousel|clock",
     )
     stream.add_argument("--process", choices=("none", "lanes", "faces"), default="none")
     stream.add_argument("--port", type=int, default=8080)
@@ -117,6 +118,22 @@ def _parser() -> argparse.ArgumentParser:
     stream.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
     stream.add_argument("--cache-dir", type=Path, default=None)
     stream.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+    broker = commands.add_parser(
+        "akri-broker", help="serve a camera or test pattern as an Akri broker (gRPC camera.proto)"
+    )
+    broker.add_argument(
+        "--source", default="test:ball", help="any `stream` source (default: %(default)s)"
+    )
+    broker.add_argument("--host", default="0.0.0.0")  # noqa: S104 - it runs in a pod behind a Service
+    broker.add_argument("--port", type=int, default=AKRI_BROKER_PORT)
+    broker.add_argument(
+        "--fps", type=float, default=None, help="frame rate cap (0: as fast as possible)"
+    )
+    broker.add_argument("--width", type=int, default=None, help="resize frames to this width")
+    broker.add_argument("--jpeg-quality", type=int, default=80)
+    broker.add_argument("--camera", default="", help="the camera name GetFrame reports")
+    broker.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
 
     serve = commands.add_parser(
         "faces-serve", help="serve face detection and encoding over HTTP (the recognition back-end)"
@@ -205,6 +222,17 @@ def main(argv: list[str] | None = None) -> int:
             ),
             events,
         )
+    if args.command == "akri-broker":
+        from media_pipeline.akri import BrokerOptions, run_broker
+
+        return run_broker(
+            BrokerOptions(
+                source=args.source, host=args.host, port=args.port, fps=args.fps,
+                width=args.width, jpeg_quality=args.jpeg_quality, duration=args.duration,
+                camera=args.camera,
+            ),
+            events,
+        )  # fmt: skip
     if args.command == "faces-serve":
         if args.max_bytes < 1:
             parser.error("--max-bytes must be at least 1")

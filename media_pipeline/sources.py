@@ -4,6 +4,7 @@ file:PATH[?loop=0]   a video file, looping by default (a camera that never ends)
 rtsp://...           an IP camera, through OpenCV's FFmpeg backend
 http(s)://...        an MJPEG stream (multipart/x-mixed-replace), e.g. another stream server
 v4l2:/dev/videoN     a local camera or v4l2loopback device
+akri://HOST:PORT     an Akri camera broker (gRPC, Akri's camera.proto; media_pipeline/akri.py)
 test:ball | test:carousel | test:clock[?width=W&height=H&fps=N]   generated patterns
 """
 
@@ -137,6 +138,10 @@ def open_source(spec: str) -> FrameSource:
         return MjpegHttpSource(spec)
     if scheme == "v4l2":
         return CaptureSource(rest, cv2.CAP_V4L2, live=True)
+    if scheme == "akri" and rest.startswith("//"):
+        from media_pipeline.akri import open_akri
+
+        return open_akri(rest[2:])
     raise SourceError(
-        f"unsupported source {spec!r}: use file:, rtsp://, http(s)://, v4l2: or test:"
+        f"unsupported source {spec!r}: use file:, rtsp://, http(s)://, v4l2:, akri:// or test:"
     )

@@ -226,6 +226,24 @@ class StreamServer:
         except SourceError as error:
             self.events.log(f"stream: reconnect failed: {error}")
 
+    def _passes_jpegs_through(self) -> bool:
+        return (
+            hasattr(self.source, "read_jpeg")
+            and self.options.process == "none"
+            and not self.options.width
+        )
+
+    def _pace(self, interval: float, next_due: float) -> float:
+        """Wait until the next frame is due; returns when the one after is."""
+        if not interval:
+            return next_due
+        next_due += interval
+        delay = next_due - time.monotonic()
+        if delay > 0:
+            self.stop.wait(delay)
+            return next_due
+        return time.monotonic()  # running late: do not try to catch up
+
     def _capture_loop(self) -> None:
         interval = self._frame_interval()
         next_due = time.monotonic()
@@ -233,7 +251,18 @@ class StreamServer:
         failures_in_row = 0
         try:
             while not self.stop.is_set():
-                frame = self.source.read()
+                if self._passes_jpegs_through():
+                    # The source's JPEG is what we would serve anyway: no decode, no encode.
+                    jpeg = self.source.read_jpeg()
+                    if jpeg is not None:
+                        failures_in_row = 0
+                        self.metrics.frame_done(0.0, True)
+                        self.newest.publish(jpeg, time.time())
+                        next_due = self._pace(interval, next_due)
+                        continue
+                    frame = None
+                else:
+                    frame = self.source.read()
                 captured_at = time.time()
                 if frame is None:
                     if not self.source.live:
@@ -263,13 +292,7 @@ class StreamServer:
                 self.metrics.frame_done(time.perf_counter() - started, found)
                 if ok:
                     self.newest.publish(jpeg.tobytes(), captured_at)
-                if interval:
-                    next_due += interval
-                    delay = next_due - time.monotonic()
-                    if delay > 0:
-                        self.stop.wait(delay)
-                    else:
-                        next_due = time.monotonic()  # running late: do not try to catch up
+                next_due = self._pace(interval, next_due)
         finally:
             self.newest.close()
             self.stop.set()

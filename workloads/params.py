@@ -147,6 +147,8 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
     if name == "fps":
         return _number(name, value, 0.1, 60)
     if name == "width":
+        if value in (0, "0"):
+            return 0  # keep the source's size
         return _integer(name, value, 32, 3840)
     if name == "processing":
         if value not in CameraProcessing.values:
@@ -242,7 +244,11 @@ def _served_volumes(field: str, value: Any, volumes: set[str]) -> list[str]:
     return names
 
 
-SOURCE_SCHEMES = ("test:", "rtsp://", "http://", "https://", "file:", "v4l2:")
+SOURCE_SCHEMES = ("test:", "rtsp://", "http://", "https://", "file:", "v4l2:", "akri://")
+# akri://HOST:PORT, an Akri broker serving camera.proto (a DNS name or an address, and a port).
+AKRI_SOURCE = re.compile(
+    r"^akri://(?P<host>[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?):(?P<port>[0-9]{1,5})$"
+)
 
 
 def _source(field: str, value: Any) -> str:
@@ -262,6 +268,10 @@ def _source(field: str, value: Any) -> str:
         if not path:
             raise ValidationError({field: "Name the file: file:<path on the volume>."})
         _relative_path(field, path)
+    if scheme == "akri://":
+        match = AKRI_SOURCE.match(source)
+        if match is None or not 0 < int(match["port"]) < 65536:
+            raise ValidationError({field: "An Akri broker is akri://HOST:PORT."})
     if scheme == "v4l2:":
         device = source[len(scheme) :]
         if device not in settings.CAMERA_DEVICES:

@@ -72,7 +72,9 @@ def build_spec(*, kind: str, params: dict, cluster: Cluster, run_id: int) -> Wor
         spec.tasks = [TaskSpec("faces", args, image=params["image"], inputs=params["images"])]
     elif kind == TemplateKind.CAMERA_STREAM:
         args = ["stream", "--source", _stream_source(params), "--process", params["processing"],
-                "--fps", f"{params['fps']:g}", "--width", str(params["width"])]  # fmt: skip
+                "--fps", f"{params['fps']:g}"]  # fmt: skip
+        if params["width"]:  # 0: the source's own size
+            args += ["--width", str(params["width"])]
         spec.tasks = [TaskSpec("stream", args, image=params["image"], port=STREAM_PORT)]
         spec.long_running = True
     elif kind == TemplateKind.FACE_RECOGNITION_SERVICE:

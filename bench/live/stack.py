@@ -52,7 +52,7 @@ def stack(tmp: str) -> tuple[dict, list[subprocess.Popen], str]:
          "controlpanel.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
         stderr=open(Path(tmp) / "daphne.log", "w")))  # fmt: skip
     base = f"http://127.0.0.1:{web_port}"
-    wait_http(base + "/healthz")
+    wait_http(base + "/healthz", timeout=120)  # a loaded machine starts Daphne slowly
     return env, procs, base
 
 

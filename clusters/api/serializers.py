@@ -299,3 +299,31 @@ class ClusterUpdateSerializer(ClusterSerializer):
 class DevicePluginSerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
     version = serializers.CharField(help_text="The device plugin's version, e.g. v0.20.0.")
+
+
+class AkriConfigurationSerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+    discovery_handler = serializers.CharField()
+    capacity = serializers.IntegerField(allow_null=True)
+    broker_image = serializers.CharField()
+    is_camera = serializers.BooleanField(help_text="Its instances become cameras.")
+
+
+class AkriInstanceSerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+    configuration = serializers.CharField()
+    nodes = serializers.ListField(child=serializers.CharField())
+    shared = serializers.BooleanField()
+    broker_properties = serializers.DictField(child=serializers.CharField())
+    device = serializers.CharField(help_text="The device node or camera URL, from the properties.")
+    service = serializers.CharField(help_text="The instance's Service (`<instance>-svc`).")
+
+
+class AkriInventorySerializer(serializers.Serializer):
+    installed = serializers.BooleanField(help_text="False: Akri is not installed (no CRDs).")
+    error = serializers.CharField(help_text="Why the cluster's Akri objects could not be read.")
+    scope = serializers.CharField(help_text='"cluster", or the one namespace that was read.')
+    configurations = AkriConfigurationSerializer(many=True)
+    instances = AkriInstanceSerializer(many=True)

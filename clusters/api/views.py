@@ -10,7 +10,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clusters import gpu, selectors, services
+from clusters.akri import akri_inventory
 from clusters.api.serializers import (
+    AkriInventorySerializer,
     ClusterSerializer,
     ClusterUpdateSerializer,
     CredentialSerializer,
@@ -89,6 +91,12 @@ class CredentialViewSet(viewsets.ModelViewSet):
         summary="Run a health check now",
         request=None,
         responses={202: OpenApiResponse(AcceptedSerializer)},
+    ),
+    akri=extend_schema(
+        summary="Akri on this cluster: Configurations and Instances, read now",
+        description='`installed` is false when the cluster has no Akri CRDs ("Akri is not '
+        'installed"); `error` says why they could not be read (unreachable, missing role).',
+        responses={200: AkriInventorySerializer},
     ),
 )
 class ClusterViewSet(viewsets.ModelViewSet):
@@ -177,3 +185,10 @@ class ClusterViewSet(viewsets.ModelViewSet):
             raise serializers.ValidationError(exc.message_dict) from exc
         cluster_refresh_task.delay(cluster.pk)
         return Response({"result": result, "version": gpu.device_plugin_version()})
+
+    @action(detail=True, methods=["get"])
+    def akri(self, request, pk=None):
+        cluster = self.get_object()
+        inventory = akri_inventory(cluster)
+        data = AkriInventorySerializer(inventory).data
+        return Response(data)

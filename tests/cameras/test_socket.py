@@ -159,3 +159,52 @@ def test_viewers_are_disconnected_when_the_camera_is_deleted(camera, viewer_user
                 return output["code"]
 
     assert asyncio.run(scenario()) == 4404
+
+
+def test_viewers_in_two_web_processes_share_one_pull(
+    daphne_server, camera, stream_server, viewer_user
+):
+    """A viewer here and one on a second web process (Daphne) both get live frames while the
+    camera is pulled once: the process that does not pull gets each frame through its inbox."""
+    import threading
+
+    import websocket
+
+    token = token_for(viewer_user)
+    received: list[int] = []
+
+    def remote_viewer() -> None:
+        url = daphne_server.replace("http", "ws") + f"/ws/cameras/{camera.pk}/frames/"
+        ws = websocket.create_connection(url, subprotocols=["controlpanel", f"token.{token}"])
+        ws.settimeout(30)
+        try:
+            while len(received) < 10:
+                opcode, data = ws.recv_data()
+                if opcode == websocket.ABNF.OPCODE_BINARY:
+                    seq = struct.unpack(">QQ", data[:16])[0]
+                    received.append(seq)
+                    ws.send(json.dumps({"type": "ack", "seq": seq}))
+        finally:
+            ws.close()
+
+    async def scenario():
+        comm = communicator(f"/ws/cameras/{camera.pk}/frames/", token=token)
+        assert (await comm.connect())[0]
+        thread = threading.Thread(target=remote_viewer)
+        thread.start()
+        local = []
+        while thread.is_alive() or len(local) < 10:
+            seq, _captured, _jpeg = await next_frame(comm)
+            local.append(seq)
+            await comm.send_to(text_data=json.dumps({"type": "ack", "seq": seq}))
+            if len(local) == 5:
+                await wait_until(lambda: stream_clients(stream_server) == 1)
+        thread.join()
+        pulls = stream_clients(stream_server)
+        await comm.disconnect()
+        return local, pulls
+
+    local, pulls = asyncio.run(scenario())
+    assert pulls == 1
+    assert len(received) == 10 and received == sorted(received)
+    assert set(received) & set(local)  # the same frames on both processes

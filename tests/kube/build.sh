@@ -16,6 +16,9 @@ BIN=$CACHE/bin
 WORK=$CACHE/build
 HERE=$(cd "$(dirname "$0")" && pwd)
 COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler)
+# Bumped when the way the binaries are built changes, so cached ones are rebuilt once.
+# 2: vendored reflect2 patched for Go 1.18+ (patch_reflect2.py; custom resources crashed the API server).
+BUILD_REV=2
 
 # The reason is also kept for pytest, which shows it when it skips the Kubernetes tests.
 fail() {
@@ -23,7 +26,10 @@ fail() {
   echo "$*" >"$CACHE/last-build-error" 2>/dev/null || true
   exit 1
 }
-have_binaries() { for c in "${COMMANDS[@]}"; do [ -x "$BIN/$c" ] || return 1; done; }
+have_binaries() {
+  for c in "${COMMANDS[@]}"; do [ -x "$BIN/$c" ] || return 1; done
+  [ "$(cat "$BIN/.build-rev" 2>/dev/null)" = "$BUILD_REV" ]
+}
 
 mkdir -p "$CACHE" || { echo "Kubernetes test bed: cannot create $CACHE" >&2; exit 1; }
 # One build at a time per machine: a second `make test` waits for the first instead of racing it.
@@ -90,14 +96,18 @@ mkdir -p "$GOPATH/src/k8s.io"
 ln -sfn "$SRC" "$GOPATH/src/k8s.io/kubernetes"
 cd "$GOPATH/src/k8s.io/kubernetes"
 
-# 3. Generated code (OpenAPI definitions etc.) is not in the tarball: upstream's own make target, offline.
+# 3. Go 1.18+ and the vendored reflect2 v1.0.1 disagree on reflect.mapiterinit: without reflect2
+# v1.0.2's fix the API server segfaults on the first custom resource it is sent.
+python3 "$HERE/patch_reflect2.py" vendor/github.com/modern-go/reflect2 || fail "patching reflect2 failed"
+
+# 4. Generated code (OpenAPI definitions etc.) is not in the tarball: upstream's own make target, offline.
 if [ ! -f pkg/generated/openapi/zz_generated.openapi.go ]; then
   echo "  generating code (make generated_files, ~1 minute)"
   rm -rf _output
   make generated_files >"$WORK/generate.log" 2>&1 || fail "make generated_files failed; see $WORK/generate.log"
 fi
 
-# 4. Build, stamping the version the API server reports (/version), into a temporary dir first so
+# 5. Build, stamping the version the API server reports (/version), into a temporary dir first so
 # an interrupted build never leaves a half-written binary that looks usable.
 ld=""
 for p in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
@@ -112,6 +122,7 @@ for c in "${COMMANDS[@]}"; do
   echo "  built $c in $(($(date +%s) - s))s"
 done
 for c in "${COMMANDS[@]}"; do mv "$WORK/out/$c" "$BIN/$c"; done
+echo "$BUILD_REV" >"$BIN/.build-rev"
 
 if [ "${KUBE_TESTBED_KEEP_BUILD:-0}" != 1 ]; then
   chmod -R u+w "$WORK" 2>/dev/null || true # Go's module cache is read-only

@@ -48,11 +48,24 @@ def cache_dir() -> Path:
     return Path(root) / f"v{VERSION}"
 
 
+# build.sh's BUILD_REV: binaries of an older build revision are rebuilt before use.
+BUILD_REV = "2"
+
+
+def _build_rev(bin_dir: Path) -> str:
+    try:
+        return (bin_dir / ".build-rev").read_text().strip()
+    except OSError:
+        return ""
+
+
 def find_binaries() -> dict[str, str]:
     """Paths of the control-plane programs, or TestbedUnavailable naming what is missing."""
     bin_dir = cache_dir() / "bin"
     found = {name: str(bin_dir / name) for name in COMMANDS if (bin_dir / name).is_file()}
     missing = [name for name in COMMANDS if name not in found]
+    if not missing and _build_rev(bin_dir) != BUILD_REV:
+        missing = [f"a rebuild (build revision {BUILD_REV})"]
     if missing:
         last_error = cache_dir() / "last-build-error"
         why = (

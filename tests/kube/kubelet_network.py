@@ -89,7 +89,8 @@ class NetnsPodNetwork:
     Each opted-in pod gets a network namespace `cpk-<uid8>` with lo up and a veth pair: the pod
     side holds the pod IP (/32), the host side the gateway address of this kubelet's /24 in the
     benchmarking range 198.18.0.0/15 (never a real network) plus a host route to the pod, so the
-    API server's service proxy on this machine reaches the pod. Each kubelet picks its own /24
+    API server's service proxy on this machine reaches the pod, and forwarding on that link
+    only, so pods reach each other through the host. Each kubelet picks its own /24
     so test sessions running at once do not hand out the same addresses. Needs root (`ip netns`).
     """
 
@@ -155,6 +156,9 @@ class NetnsPodNetwork:
                 ["ip", "addr", "add", f"{self.gateway}/32", "dev", host_if],
                 ["ip", "link", "set", host_if, "up"],
                 ["ip", "route", "add", f"{pod_ip}/32", "dev", host_if, "src", self.gateway],
+                # Pod to pod, as in a cluster (a stream pod reading an Akri broker pod): the
+                # host forwards what comes in from a pod's link only, not the machine's traffic.
+                ["sysctl", "-q", "-w", f"net.ipv4.conf.{host_if}.forwarding=1"],
                 ["ip", "-n", netns, "addr", "add", f"{pod_ip}/32", "dev", "eth0"],
                 ["ip", "-n", netns, "link", "set", "eth0", "up"],
                 ["ip", "-n", netns, "route", "add", f"{self.gateway}/32", "dev", "eth0"],

@@ -167,3 +167,32 @@ def test_a_time_filter_with_any_offset_filters_instead_of_failing(
     beyond = viewer_api.get("/api/runs/", {"created_before": "0001-01-01T00:00:00+05:00"})
     assert beyond.status_code == 400
     assert "created_before" in beyond.json()["error"]["fields"]
+
+
+def test_an_akri_source_is_a_broker_address_and_width_0_keeps_its_size(
+    presets, local_cluster, operator_api
+):
+    """`akri://HOST:PORT` or a 400 naming the source; width 0 streams the broker's own size."""
+    from workloads.specs import build_spec
+
+    for bad in (
+        "akri://",
+        "akri://broker",
+        "akri://broker:0",
+        "akri://broker:80/x",
+        "akri://-x:80",
+    ):
+        response = _stream(operator_api, local_cluster, source=bad)
+        assert response.status_code == 400 and "source" in response.json()["error"]["fields"], bad
+    response = _stream(
+        operator_api, local_cluster, source="akri://cam-svc.edge.svc.cluster.local:80", width=0
+    )
+    assert response.status_code == 201, response.content
+    run = Run.objects.get(pk=response.json()["id"])
+    args = (
+        build_spec(kind=run.template.kind, params=run.params, cluster=local_cluster, run_id=run.pk)
+        .tasks[0]
+        .args
+    )
+    assert args[args.index("--source") + 1] == "akri://cam-svc.edge.svc.cluster.local:80"
+    assert "--width" not in args

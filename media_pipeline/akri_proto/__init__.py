@@ -1,0 +1,1 @@
+"""Akri camera.proto: generated gRPC stubs (see README.md)."""
