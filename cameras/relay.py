@@ -237,7 +237,10 @@ class RelayManager:
 
     async def inbox(self, layer) -> str:
         if self.inbox_name is None or self._inbox_task is None or self._inbox_task.done():
-            self.inbox_name = await layer.new_channel("camera-relay.")
+            # The default prefix, as the consumers' channels have: channels-redis reads each
+            # prefix's messages with one blocking pop at a time under one lock, so a channel of a
+            # prefix of its own would wait behind the consumers' pops (and theirs behind its).
+            self.inbox_name = await layer.new_channel()
             self._inbox_task = asyncio.get_running_loop().create_task(self._read_inbox(layer))
         return self.inbox_name
 
