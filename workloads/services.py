@@ -196,9 +196,10 @@ def runs_stop_local(*, actor: Actor) -> list[Run]:
     for run in active.select_related("cluster", "template"):
         if run.handle:
             runtime_for(run.cluster).cancel(run.handle)
+        # Its monitor, if one runs, may see the process end and record it first: stopped either way.
         if run_finish(run_id=run.pk, state=RunState.CANCELLED, error="stopped with stop_local"):
             audit_record(actor=actor, action=AuditAction.CANCEL, obj=run)
-            stopped.append(run)
+        stopped.append(run)
     return stopped
 
 

@@ -249,16 +249,14 @@ def test_actions_change_the_real_objects_are_audited_and_refused_to_viewers(
     template = apps.read_namespaced_deployment("web", ns).spec.template.metadata.annotations
     assert "kubectl.kubernetes.io/restartedAt" in template
 
-    # Once the restart has rolled (no pod of the old template left), a pod that is not already
-    # going: else the controller may delete it first, and the page's delete finds nothing.
-    def rolled():
-        status = apps.read_namespaced_deployment("web", ns).status
-        return status.updated_replicas == 2 and status.replicas == 2
-
-    wait_for(rolled, timeout=60)
-    pod = wait_for(lambda: next((p for p in core.list_namespaced_pod(ns, label_selector="app=web").items
-                                 if p.status.phase == "Running" and not p.metadata.deletion_timestamp),
-                                None), timeout=60)  # fmt: skip
+    # A pod of its own (no controller): the deployment's pods come and go with the restart, and
+    # one the controller deletes first leaves the page's delete nothing to do.
+    core.create_namespaced_pod(ns, {
+        "metadata": {"name": "lonely", "annotations": {"standin-kubelet/run-seconds": "600"}},
+        "spec": {"containers": [{"name": "main", "image": "busybox"}]},
+    })  # fmt: skip
+    pod = wait_for(lambda: (p := core.read_namespaced_pod("lonely", ns)).status.phase == "Running" and p,
+                   timeout=60)  # fmt: skip
     page = operator_client.post(
         f"/clusters/{kube_cluster.pk}/explore/pods/{ns}/{pod.metadata.name}/delete/"
     )
