@@ -37,6 +37,7 @@ from core.websockets import (
     connect_refusal,
     outlives_database_outage,
     refreshed_user,
+    user_group,
 )
 
 HEADER = struct.Struct(">QQ")
@@ -61,7 +62,7 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
         if isinstance(name, int):
             await self.close(code=name)
             return
-        await self.join_groups(camera_group(self.camera_id))
+        await self.join_groups(camera_group(self.camera_id), user_group(user.pk))
         self.joined = True
         await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
         await self.send(
@@ -105,6 +106,9 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(payload))
 
     async def camera_changed(self, message: dict) -> None:
+        await self._enforce()
+
+    async def access_changed(self, message: dict) -> None:  # the user's role, groups, account
         await self._enforce()
 
     async def layer_lost(self, message: dict) -> None:

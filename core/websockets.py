@@ -18,13 +18,15 @@ import functools
 import logging
 from urllib.parse import parse_qs, urlsplit
 
+from asgiref.sync import async_to_sync
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.http.request import split_domain_port, validate_host
 from redis.exceptions import RedisError
 
@@ -148,6 +150,31 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 # How often a long-lived socket re-checks that its user may still watch.
 RECHECK_S = 5.0
+
+
+def user_group(user_id: int) -> str:
+    """Every live socket of one user listens here for `access.changed`."""
+    return f"user-{user_id}"
+
+
+def access_changed_announce(user_ids) -> None:
+    """Once the current transaction commits, tell the users' open sockets to re-check what they
+    may watch (a role, a deactivation, a group left): cut off at once, not at the next
+    periodic re-check."""
+    groups = [user_group(user_id) for user_id in sorted(set(user_ids))]
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            for group in groups:
+                async_to_sync(layer.group_send)(group, {"type": "access.changed"})
+        except Exception as exc:  # noqa: BLE001 - best effort: the periodic re-check catches it
+            logger.warning("could not tell open sockets of an access change: %s", exc)
+
+    if groups:
+        transaction.on_commit(send)
 
 
 def query_param(scope: dict, name: str) -> str | None:

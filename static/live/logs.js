@@ -149,6 +149,7 @@
       if (msg.type === "run.state") refreshStatus();
       if (msg.type === "ended") {
         ended = true;
+        if (pending.length) render();  // "ended" promises every line is on the page
         if (msg.state) {
           // A run: over, with every stored line here.
           panel.dataset.runState = msg.state;

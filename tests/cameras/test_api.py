@@ -155,6 +155,59 @@ def test_snapshots_and_sockets_follow_the_viewers_and_a_viewer_losing_access_is_
     assert api.get(f"/api/cameras/{camera.pk}/snapshot/").status_code == 404
 
 
+@pytest.mark.live
+@pytest.mark.usefixtures("asgi_app")
+def test_a_viewer_who_leaves_the_cameras_group_or_is_deactivated_is_cut_off_at_once(
+    stream_server, admin_user
+):
+    """Access that changes on the user's side, not the camera's: removed from the one group
+    that may watch (from either side of the relation), or the account deactivated, in Django's
+    admin or a shell. Each socket closes well within a second, with the refusal's code."""
+    import time
+
+    from cameras.services import camera_set_viewers
+    from core.services import Actor
+
+    night = Group.objects.create(name="night shift")
+    nia = UserFactory(username="nia", role=Role.VIEWER)
+    bob = UserFactory(username="bob", role=Role.VIEWER)
+    cyd = UserFactory(username="cyd", role=Role.VIEWER)
+    night.user_set.add(nia, bob, cyd)
+    camera = Camera.objects.create(name="gate", source_url=stream_server + "/stream.mjpg")
+    camera_set_viewers(actor=Actor(user=admin_user), camera=camera, restricted=True, groups=[night])
+    path = f"/ws/cameras/{camera.pk}/frames/"
+    tokens = {user.username: token_for(user) for user in (nia, bob, cyd)}
+
+    async def cut_off(watching, change) -> tuple[int, float]:
+        await database_sync_to_async(change)()
+        changed = time.monotonic()
+        while True:
+            output = await watching.receive_output(timeout=1.0)
+            if output["type"] == "websocket.close":
+                return output["code"], time.monotonic() - changed
+
+    def deactivate_cyd():
+        cyd.is_active = False
+        cyd.save()
+
+    async def scenario():
+        sockets = {name: communicator(path, token=token) for name, token in tokens.items()}
+        for socket in sockets.values():
+            assert (await socket.connect())[0]
+            await next_frame(socket)
+        results = {
+            "nia": await cut_off(sockets["nia"], lambda: nia.groups.remove(night)),
+            "bob": await cut_off(sockets["bob"], lambda: night.user_set.remove(bob)),
+            "cyd": await cut_off(sockets["cyd"], deactivate_cyd),
+        }
+        return results
+
+    results = asyncio.run(scenario())
+    assert results["nia"][0] == 4403 and results["nia"][1] < 1.0
+    assert results["bob"][0] == 4403 and results["bob"][1] < 1.0
+    assert results["cyd"][0] == 4401 and results["cyd"][1] < 1.0
+
+
 def test_admins_choose_viewers_on_the_camera_page(admin_client, operator_user, viewer_user):
     """The page's form does what the API does; operators may not use it."""
     from django.test import Client

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,11 @@ def make_service_run(cluster, urls: list[str]):
     ]  # fmt: skip
     run.handle = {"runtime": "local", "endpoints": dict(zip(names, urls, strict=True)),
                   "pods": [], "workdir": ""}  # fmt: skip
-    run.save(update_fields=["handle"])
+    # Its processes are the test's, not a runtime's: a monitor would find none and call the
+    # run lost (a worker starting sends every unfollowed run to one). The test holds the lease.
+    run.monitor_token = "held-by-the-test"
+    run.monitor_seen_at = now + timedelta(hours=1)
+    run.save(update_fields=["handle", "monitor_token", "monitor_seen_at"])
     return run
 
 
