@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q, QuerySet
 
 from cameras.models import Camera
 from core.choices import Role
@@ -13,6 +14,12 @@ from core.selectors import has_role
 def camera_list() -> QuerySet[Camera]:
     """Every camera with the run that serves it, by name."""
     return Camera.objects.select_related("run", "cluster")
+
+
+def camera_list_with_viewers() -> QuerySet[Camera]:
+    """`camera_list` with the names of who may watch each (users by username alone)."""
+    users = get_user_model().objects.only("id", "username")
+    return camera_list().prefetch_related(Prefetch("viewer_users", queryset=users), "viewer_groups")
 
 
 def relay_stats() -> dict[int, tuple[float, float]]:

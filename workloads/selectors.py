@@ -36,6 +36,17 @@ def run_list() -> QuerySet[Run]:
     return Run.objects.select_related("template", "cluster", "created_by")
 
 
+def run_list_rows() -> QuerySet[Run]:
+    """`run_list` with what a row of the runs list shows: its related rows by name only, and
+    not the run's handle or rendered manifests, whose JSON cost more to load and decode than
+    the rest of a page of 50 runs."""
+    return run_list().only(
+        "id", "template__slug", "cluster__name", "created_by__username", "params", "state",
+        "progress", "error", "created_at", "submitted_at", "started_at", "finished_at",
+        "rerun_of",
+    )  # fmt: skip
+
+
 def run_detail(pk: int) -> Run | None:
     return run_list().prefetch_related("pods", "outputs", "face_results").filter(pk=pk).first()
 

@@ -74,7 +74,7 @@ class CameraViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return selectors.camera_visible_to(
             self.request.user,
-            selectors.camera_list().prefetch_related("viewer_users", "viewer_groups"),
+            selectors.camera_list_with_viewers(),
         )
 
     def perform_create(self, serializer):

@@ -174,6 +174,8 @@ class RunViewSet(
         queryset = super().get_queryset()
         if self.action == "retrieve":
             queryset = queryset.prefetch_related("pods", "outputs", "face_results")
+        elif self.action == "list":
+            queryset = selectors.run_list_rows()
         return queryset
 
     def create(self, request, *args, **kwargs):
