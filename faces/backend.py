@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import ssl
 import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
+import redis
 import urllib3
 from django.conf import settings
 
@@ -95,6 +102,65 @@ def endpoints(run: Run | None = None) -> list[Endpoint]:
         return []
     name = object_name(run.pk, "serve")
     return [Endpoint(name, target.url.rstrip("/"), target.headers, target.ssl)]
+
+
+# -- which back-end takes a call -------------------------------------------------------------
+INFLIGHT_PREFIX = "faces:inflight"
+# Longer than any call may last (the task's hard time limit): a call whose processor was killed
+# stops counting after this.
+CALL_COUNTED_S = 600
+
+# Atomically, so two processors asking at once do not both take the same idle back-end: drop
+# calls too old to be real, pick the back-end with the fewest calls in flight (the first of the
+# fewest: the caller shuffles the order), and count this call on it.
+_PICK = """
+local best, fewest = 1, nil
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[2])
+  local n = redis.call('ZCARD', key)
+  if fewest == nil or n < fewest then best, fewest = i, n end
+end
+redis.call('ZADD', KEYS[best], ARGV[1], ARGV[3])
+redis.call('EXPIRE', KEYS[best], ARGV[4])
+return best
+"""
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+
+
+def _inflight_key(endpoint: Endpoint) -> str:
+    return f"{INFLIGHT_PREFIX}:{endpoint.name}"
+
+
+@contextmanager
+def least_busy(endpoints: list[Endpoint]) -> Iterator[Endpoint]:
+    """The back-end with the fewest calls in flight from every processor, counted busy until
+    the block ends. A random pick left one of two back-ends idle a fifth of the time while
+    calls queued on the other (docs/BENCHMARKS.md). Without Redis: a random pick."""
+    order = random.sample(endpoints, len(endpoints))
+    if len(order) == 1:
+        yield order[0]
+        return
+    client, call, now = _redis(), uuid.uuid4().hex, time.time()
+    keys = [_inflight_key(endpoint) for endpoint in order]
+    try:
+        index = client.eval(
+            _PICK, len(keys), *keys, now, now - CALL_COUNTED_S, call, CALL_COUNTED_S
+        )
+    except redis.RedisError:
+        yield order[0]
+        return
+    endpoint = order[int(index) - 1]
+    try:
+        yield endpoint
+    finally:
+        try:
+            client.zrem(_inflight_key(endpoint), call)
+        except redis.RedisError:
+            pass  # it stops counting after CALL_COUNTED_S
 
 
 _pools: dict[str, urllib3.PoolManager] = {}

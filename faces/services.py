@@ -545,7 +545,6 @@ def _process_claimed(image_id: int, claim: str) -> str:
     if not usable:
         _release(image_id, claim, count_attempt=False)
         return "no back-end" if not found else "circuit open"
-    endpoint = random.choice(usable)
     if image.source == ImageSource.UPLOAD:
         try:
             with image.file.open("rb") as handle:
@@ -558,7 +557,8 @@ def _process_claimed(image_id: int, claim: str) -> str:
     else:
         request = {"volume": image.volume, "path": image.path}
     try:
-        detection = breaker_for(endpoint).call(backend.detect, endpoint, **request)
+        with backend.least_busy(usable) as endpoint:
+            detection = breaker_for(endpoint).call(backend.detect, endpoint, **request)
     except ImageRejected as exc:
         _fail(image_id, claim, str(exc))
         return "failed"

@@ -37,6 +37,7 @@ from core.websockets import (
     connect_refusal,
     outlives_database_outage,
     query_param,
+    user_group,
 )
 from workloads import events
 from workloads.choices import FINAL_STATES
@@ -85,7 +86,7 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         if not await self._run_exists():
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        await self.join_groups(run_group(self.run_id))
+        await self.join_groups(run_group(self.run_id), user_group(user.pk))
         self.joined = True
         await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
         after = query_param(self.scope, "after")
@@ -171,6 +172,9 @@ class RunLogConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
 
     async def run_event(self, message: dict) -> None:
         pass  # events are log lines too; the log view shows them as lines
+
+    async def access_changed(self, message: dict) -> None:
+        self.next_recheck = 0.0  # the user's role or account changed: re-check at the next tick
 
     @outlives_database_outage
     async def layer_restored(self, message: dict) -> None:
