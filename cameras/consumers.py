@@ -31,7 +31,6 @@ from core.services import Actor, audit_record_view
 from core.websockets import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
-    RECHECK_S,
     LayerOutageMixin,
     access_verdict,
     connect_refusal,
@@ -41,6 +40,10 @@ from core.websockets import (
 )
 
 HEADER = struct.Struct(">QQ")
+# Changes to who may watch are pushed (`camera.changed`, `access.changed`); this re-check only
+# catches one lost while Redis was away. Every 5 s it was a fifth of the web process's CPU for
+# 48 viewers (three queries each).
+SAFETY_RECHECK_S = 30.0
 WINDOW = 2
 UNACKED_GRACE_S = 1.0
 
@@ -133,7 +136,7 @@ class CameraFrameConsumer(LayerOutageMixin, AsyncWebsocketConsumer):
 
     async def _tick(self) -> None:
         while True:
-            await asyncio.sleep(RECHECK_S)
+            await asyncio.sleep(SAFETY_RECHECK_S)
             if await self._enforce():
                 return
 
