@@ -41,7 +41,9 @@ CHECK_TIMEOUT_S = 3.0
 
 
 def announce_after_commit(camera_id: int) -> None:
-    transaction.on_commit(lambda: _announce_change(camera_id))
+    # Robust: with Redis away the change is already committed, and the sockets' periodic
+    # re-check catches it; the request that made it must not fail for that.
+    transaction.on_commit(lambda: _announce_change(camera_id), robust=True)
 
 
 def _validate(*, source_url: str, run: Run | None) -> None:

@@ -267,3 +267,21 @@ def test_a_viewer_name_no_row_can_have_is_a_400(admin_api):
     )
     assert response.status_code == 400 and "viewer_users" in response.json()["error"]["fields"]
     assert not Camera.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_camera_is_deleted_while_redis_is_away(operator_api, settings):
+    """Telling its open sockets fails with Redis away; the deletion still answers 204 and is
+    done (the sockets' periodic re-check closes them once Redis is back)."""
+    from tests.conftest import free_port
+
+    camera = Camera.objects.create(name="yard", source_url="http://cam.example/a.mjpg")
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},
+        }
+    }
+    response = operator_api.delete(f"/api/cameras/{camera.pk}/")
+    assert response.status_code == 204
+    assert not Camera.objects.filter(pk=camera.pk).exists()
