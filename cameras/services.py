@@ -200,12 +200,10 @@ def camera_set_viewers(
 
 @transaction.atomic
 def camera_delete(*, actor: Actor, camera: Camera) -> None:
-    camera_id = camera.pk
     audit_record(actor=actor, action=AuditAction.DELETE, obj=camera)
     if camera.owns_run and camera.run is not None:
         run_cancel_request(actor=actor, run=camera.run)  # started for it: stopped with it
-    camera.delete()
-    announce_after_commit(camera_id)
+    camera.delete()  # cameras/signals.py tells its open sockets
 
 
 class SnapshotUnavailable(Exception):

@@ -127,8 +127,12 @@ return best
 
 
 @cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+def redis_client() -> redis.Redis:
+    """The face service's Redis (breakers, calls in flight). Bytes, not str: pybreaker's Redis
+    storage decodes what it reads itself."""
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    )
 
 
 def _inflight_key(endpoint: Endpoint) -> str:
@@ -144,7 +148,7 @@ def least_busy(endpoints: list[Endpoint]) -> Iterator[Endpoint]:
     if len(order) == 1:
         yield order[0]
         return
-    client, call, now = _redis(), uuid.uuid4().hex, time.time()
+    client, call, now = redis_client(), uuid.uuid4().hex, time.time()
     keys = [_inflight_key(endpoint) for endpoint in order]
     try:
         index = client.eval(

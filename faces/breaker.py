@@ -17,27 +17,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from functools import cache
 
 import pybreaker
-import redis
 from django.conf import settings
 
 from core.choices import AuditAction
 from core.services import SYSTEM, audit_record
 from faces.backend import Endpoint, ImageRejected, healthz
+from faces.backend import redis_client as _redis
 from faces.choices import BreakerState
 
 logger = logging.getLogger(__name__)
 PREFIX = "faces:breaker"
-
-
-@cache
-def _redis() -> redis.Redis:
-    # Bytes, not str: pybreaker's Redis storage decodes what it reads itself.
-    return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
-    )
 
 
 def _key(name: str, part: str) -> str:

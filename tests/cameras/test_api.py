@@ -13,7 +13,7 @@ from core.choices import Role
 from core.models import AuditEvent
 from tests.cameras.test_socket import next_frame
 from tests.factories import UserFactory
-from tests.fixtures.live import communicator, token_for
+from tests.fixtures.live import closed_after, communicator, token_for
 
 
 def test_operators_add_change_and_delete_cameras_through_the_api(operator_api, viewer_api):
@@ -163,7 +163,6 @@ def test_a_viewer_who_leaves_the_cameras_group_or_is_deactivated_is_cut_off_at_o
     """Access that changes on the user's side, not the camera's: removed from the one group
     that may watch (from either side of the relation), or the account deactivated, in Django's
     admin or a shell. Each socket closes well within a second, with the refusal's code."""
-    import time
 
     from cameras.services import camera_set_viewers
     from core.services import Actor
@@ -180,11 +179,7 @@ def test_a_viewer_who_leaves_the_cameras_group_or_is_deactivated_is_cut_off_at_o
 
     async def cut_off(watching, change) -> tuple[int, float]:
         await database_sync_to_async(change)()
-        changed = time.monotonic()
-        while True:
-            output = await watching.receive_output(timeout=1.0)
-            if output["type"] == "websocket.close":
-                return output["code"], time.monotonic() - changed
+        return await closed_after(watching, timeout=1.0)
 
     def deactivate_cyd():
         cyd.is_active = False

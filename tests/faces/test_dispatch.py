@@ -10,7 +10,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from faces.backend import CALL_COUNTED_S, Endpoint, _inflight_key, _redis, least_busy
+from faces.backend import CALL_COUNTED_S, Endpoint, _inflight_key, least_busy
+from faces.backend import redis_client as _redis
 
 pytestmark = [pytest.mark.faces]
 

@@ -9,6 +9,7 @@ import pytest
 from tests.fixtures.live import (
     ORIGIN,
     astore,
+    closed_after,
     communicator,
     receive_lines,
     receive_until_type,
@@ -210,7 +211,6 @@ def test_an_unknown_run_is_refused(transactional_db, viewer_user):
 def test_a_watcher_is_disconnected_when_their_account_is_deactivated(run, viewer_user):
     """Permissions are re-checked while watching, not only on connect: the change is pushed to
     the user's sockets, which close at their next tick, not the periodic re-check's."""
-    import time
 
     token = token_for(viewer_user)
 
@@ -226,11 +226,7 @@ def test_a_watcher_is_disconnected_when_their_account_is_deactivated(run, viewer
             viewer_user.save()
 
         await database_sync_to_async(deactivate)()
-        changed = time.monotonic()
-        while True:
-            output = await comm.receive_output(timeout=15)
-            if output["type"] == "websocket.close":
-                return output["code"], time.monotonic() - changed
+        return await closed_after(comm)
 
     code, after = asyncio.run(scenario())
     assert code == 4401 and after < 2.5
