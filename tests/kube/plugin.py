@@ -181,6 +181,26 @@ def grant_panel(admin: k8s.ApiClient, namespace: str) -> None:
     k8s.RbacAuthorizationV1Api(admin).create_namespaced_role_binding(namespace, body)
 
 
+def wait_until_allowed(
+    api: k8s.ApiClient,
+    namespace: str,
+    resource: str,
+    group: str = "",
+    verb: str = "create",
+    timeout: float = 30,
+) -> None:
+    """RBAC is eventually consistent: the API server's authorizer reads bindings from an informer
+    cache, so a RoleBinding just created may not grant anything yet. Ask as `api`'s identity."""
+    auth = k8s.AuthorizationV1Api(api)
+    attributes = {"namespace": namespace, "verb": verb, "resource": resource, "group": group}
+    review = {"spec": {"resourceAttributes": attributes}}
+    deadline = time.monotonic() + timeout
+    while not auth.create_self_subject_access_review(review).status.allowed:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{verb} {resource} in {namespace} still refused after {timeout}s")
+        time.sleep(0.05)
+
+
 def wait_for_default_service_account(admin: k8s.ApiClient, namespace: str) -> None:
     """Pods are refused until the namespace's default ServiceAccount has its token (1.20)."""
     core = k8s.CoreV1Api(admin)
@@ -231,13 +251,17 @@ def kube_admin_api(kube_testbed: KubeTestbed) -> k8s.ApiClient:
 
 @pytest.fixture
 def kube_namespace(
-    request: pytest.FixtureRequest, kube_testbed: KubeTestbed, kube_admin_api: k8s.ApiClient
+    request: pytest.FixtureRequest,
+    kube_testbed: KubeTestbed,
+    kube_admin_api: k8s.ApiClient,
+    kube_api: k8s.ApiClient,
 ) -> Iterator[KubeNamespace]:
     name = namespace_name(request.node.name)
     core = k8s.CoreV1Api(kube_admin_api)
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
     grant_panel(kube_admin_api, name)
     wait_for_default_service_account(kube_admin_api, name)
+    wait_until_allowed(kube_api, name, "jobs", group="batch")
     yield KubeNamespace(name=name, volumes=kube_testbed.volumes_root / name)
     # Background: return at once; the namespace controller and kubelet finish the cleanup.
     try:

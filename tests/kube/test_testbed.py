@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from clusters.kubeconfig import api_client, parse
 from clusters.probe import probe_kubernetes
 from tests.kube.manifests import assert_valid_manifest
-from tests.kube.plugin import KubeNamespace
+from tests.kube.plugin import KubeNamespace, wait_until_allowed
 
 pytestmark = pytest.mark.kubernetes
 
@@ -228,6 +228,7 @@ def test_panel_creates_a_namespace_for_a_run_and_works_in_it(
             ],  # fmt: skip
         }
         k8s.RbacAuthorizationV1Api(kube_api).create_namespaced_role_binding(name, binding)
+        wait_until_allowed(kube_api, name, "configmaps")
         created = core.create_namespaced_config_map(
             name, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="run"), data={"preset": "lanes"})
         )
