@@ -16,9 +16,9 @@ from media_pipeline.akri import DEFAULT_PORT as AKRI_BROKER_PORT
 from media_pipeline.events import EventWriter
 from media_pipeline.face_cache import ENV_VAR as CACHE_ENV_VAR
 from media_pipeline.face_cache import default_cache_dir
+from media_pipeline.face_server import DEFAULT_LOG_EVERY, ServeOptions, parse_volume
 from media_pipeline.face_server import DEFAULT_MAX_BYTES as FACE_SERVE_MAX_BYTES
 from media_pipeline.face_server import DEFAULT_PORT as FACE_SERVE_PORT
-from media_pipeline.face_server import ServeOptions, parse_volume
 from media_pipeline.faces import DEFAULT_TOLERANCE
 
 DEFAULT_OUTPUT = Path("media-pipeline-output")
@@ -153,6 +153,14 @@ def _parser() -> argparse.ArgumentParser:
         default=FACE_SERVE_MAX_BYTES,
         help="largest image accepted, as a body or a file (default: %(default)s)",
     )
+    serve.add_argument(
+        "--log-every",
+        type=float,
+        default=DEFAULT_LOG_EVERY,
+        metavar="SECONDS",
+        help="answered requests: one summary line per this many seconds; 0: a line per request "
+        "(failures are always a line each; default: %(default)s)",
+    )
 
     commands.add_parser("samples", help="print the bundled sample paths as one JSON object")
     return parser
@@ -236,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "faces-serve":
         if args.max_bytes < 1:
             parser.error("--max-bytes must be at least 1")
+        if not 0 <= args.log_every <= 86400:
+            parser.error("--log-every must be between 0 and 86400 seconds")
         from media_pipeline.face_server import run as run_server
 
         options = ServeOptions(
@@ -243,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             volumes=_serve_volumes(parser, args.volume),
             max_bytes=args.max_bytes,
+            log_every=args.log_every,
         )
         return run_server(options, events)
     if args.command == "samples":

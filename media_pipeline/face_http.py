@@ -1,5 +1,5 @@
 """The HTTP side of `faces-serve` (face_server.py): routes, bounded request bodies, the JSON
-answers and errors, one log line and one metric count per request."""
+answers and errors, one metric count per request (the log: face_server.RequestLog)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
         sys_version = ""
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-            pass  # one line per request is written by _handle, without the query string
+            pass  # _handle logs the request (face_server.RequestLog), without the query string
 
         def log_error(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
             server.events.log("faces-serve: " + (format % args))
@@ -141,11 +141,11 @@ def handler_for(server: FaceServer) -> type[BaseHTTPRequestHandler]:
                     pass
             finally:
                 server.metrics.in_flight.dec()
+                endpoint = route if route in ENDPOINTS else "other"
                 if not self._responded:  # the client left before any answer
-                    endpoint = route if route in ENDPOINTS else "other"
                     server.metrics.requests.labels(endpoint, outcome_of(int(status))).inc()
                 seconds = time.perf_counter() - began
-                server.events.log(f"faces-serve: {method} {route} {int(status)} {seconds:.3f}s")
+                server.request_log.request(method, route, endpoint, int(status), seconds)
 
         def _dispatch(self, method: str, route: str) -> int:
             if route == "/healthz":

@@ -5,6 +5,7 @@ on the same image."""
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from media_pipeline import samples
+from media_pipeline.events import EventWriter
 
 from .conftest import ROOT
 from .test_stream_server import free_port
@@ -32,6 +34,9 @@ pytestmark = [pytest.mark.faces, pytest.mark.slow]
 
 MAX_BYTES = 600_000  # above every sample photo used here, far below the 20 MB default
 KNOWN, UNKNOWN = samples.KNOWN_FACES, samples.UNKNOWN_FACES
+LOG_EVERY = 0.5
+SUMMARY_LINE = re.compile(r"^faces-serve: last \d+s: \d+ ")
+SUMMARY_PART = re.compile(r"(\d+) (GET|POST|PUT|DELETE) (/\S*|other) (\d{3}) \(median [\d.]+s")
 REQUEST_LINE = re.compile(r"^faces-serve: (GET|POST|PUT|DELETE) (/\S*) (\d{3}) (\d+\.\d{3})s$")
 
 
@@ -137,7 +142,7 @@ def server(tmp_path_factory) -> Server:
     volume, outside = make_volume(root)
     process, port, stdout, stderr = start_server(
         root, "--volume", f"photos={volume}", "--volume", f"other={outside}",
-        "--max-bytes", str(MAX_BYTES),
+        "--max-bytes", str(MAX_BYTES), "--log-every", str(LOG_EVERY),
     )  # fmt: skip
     try:
         start = wait_for_event(stdout, process, "start")
@@ -484,29 +489,62 @@ def test_metrics_count_requests_detections_and_faces(server):
     assert after[("faces_serve_requests_total", (("endpoint", "/healthz"), ("outcome", "ok")))] >= 1
 
 
-def test_each_request_is_one_log_line_without_image_data(server):
-    """stderr: one line per request (method, path, status, seconds); nothing of the image, and
-    not the query string."""
+def test_failures_are_a_line_each_and_answers_a_summary_without_image_data(server):
+    """stderr: a failed request is one line at once (method, path, status, seconds); answered
+    ones are summed up every --log-every seconds. Nothing of the image, not the query string."""
     server.detect_bytes((KNOWN / "hannibal_1.jpg").read_bytes(), "?margin=0.2")
-    server.request("GET", "/healthz?last")
+    server.detect_bytes((KNOWN / "hannibal_1.jpg").read_bytes(), "?margin=0.2")
+    assert server.detect_json({"volume": "photos", "path": "notes.txt"})[0] == 422
 
-    def request_lines() -> list[str]:
+    def log_lines() -> list[str]:
         text = server.stderr.read_text(errors="replace")
         return [
             line for line in text.splitlines()
             if line.startswith("faces-serve: ") and not line.startswith("faces-serve: models")
         ]  # fmt: skip
 
+    def summed(line: str) -> dict[tuple[str, str, str], int]:
+        return {(m[2], m[3], m[4]): int(m[1]) for m in SUMMARY_PART.finditer(line)}
+
     deadline = time.monotonic() + 10
-    while not request_lines()[-1].startswith("faces-serve: GET /healthz 200"):
-        assert time.monotonic() < deadline, request_lines()[-3:]
-        time.sleep(0.02)
-    lines = request_lines()
-    matched = [REQUEST_LINE.match(line) for line in lines]
-    assert lines and all(matched), [line for line, m in zip(lines, matched, strict=True) if not m]
-    assert ("POST", "/detect", "200") in {m.groups()[:3] for m in matched}
+    while not any(summed(line).get(("POST", "/detect", "200")) for line in log_lines()):
+        assert time.monotonic() < deadline, log_lines()[-3:]
+        time.sleep(0.05)
+    lines = log_lines()
+    summaries = [line for line in lines if SUMMARY_LINE.match(line)]
+    singles = [REQUEST_LINE.match(line) for line in lines if not SUMMARY_LINE.match(line)]
+    assert all(singles), lines
+    assert ("POST", "/detect", "422") in {m.groups()[:3] for m in singles}
+    assert not [m for m in singles if m[3] == "200"]  # answers are only in summaries
+    # Both answered detections in summaries (one window or two), none of the 422s.
+    detected = sum(summed(line).get(("POST", "/detect", "200"), 0) for line in summaries)
+    assert detected >= 2 and all(("POST", "/detect", "422") not in summed(x) for x in summaries)
     assert "\ufffd" not in server.stderr.read_text(errors="replace")  # no binary in the log
     assert "margin" not in "\n".join(lines) and "hannibal" not in "\n".join(lines)
+
+
+def test_the_request_log_sums_up_a_window_or_writes_a_line_per_request():
+    from media_pipeline.face_server import RequestLog
+
+    err = io.StringIO()
+    summary = RequestLog(EventWriter("faces-serve", io.StringIO(), err), every=60)
+    for seconds in (0.5, 0.1, 0.3):
+        summary.request("POST", "/detect", "/detect", 200, seconds)
+    summary.request("GET", "/healthz?x", "/healthz", 200, 0.001)
+    summary.request("POST", "/detect", "/detect", 503, 0.002)
+    summary.flush()
+    summary.flush()  # an empty window writes nothing
+    lines = err.getvalue().splitlines()
+    assert lines[0] == "faces-serve: POST /detect 503 0.002s"
+    assert SUMMARY_LINE.match(lines[1]) and len(lines) == 2
+    assert lines[1].endswith(
+        ": 1 GET /healthz 200 (median 0.001s, slowest 0.001s), "
+        "3 POST /detect 200 (median 0.300s, slowest 0.500s)"
+    )
+    err = io.StringIO()
+    each = RequestLog(EventWriter("faces-serve", io.StringIO(), err), every=0)
+    each.request("POST", "/detect", "/detect", 200, 0.25)
+    assert err.getvalue() == "faces-serve: POST /detect 200 0.250s\n"
 
 
 # -- the process --------------------------------------------------------------------------------
@@ -515,7 +553,7 @@ def test_each_request_is_one_log_line_without_image_data(server):
 @pytest.mark.parametrize(
     "args",
     [["--volume", "photos"], ["--volume", "=/tmp"], ["--volume", "a=/x", "--volume", "a=/y"],
-     ["--max-bytes", "0"]],
+     ["--max-bytes", "0"], ["--log-every", "-1"], ["--log-every", "nan"]],
 )  # fmt: skip
 def test_bad_options_are_usage_errors(args, capsys):
     from media_pipeline.cli import main
@@ -524,7 +562,7 @@ def test_bad_options_are_usage_errors(args, capsys):
         main(["faces-serve", *args])
     assert exited.value.code == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and ("--volume" in captured.err or "--max-bytes" in captured.err)
+    assert captured.out == "" and args[0] in captured.err
 
 
 def test_sigterm_stops_the_server_with_a_done_event(server):
