@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from azure.core.exceptions import AzureError
+from contextlib import contextmanager
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -31,6 +33,11 @@ def _accepted(op: AzureOperation) -> Response:
 
 def _refused(exc: azure_services.AzureInputError):
     return serializers.ValidationError({exc.field: exc.message})
+
+
+class AzureUnavailable(exceptions.APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "azure_error"
 
 
 class AzureOperationViewSet(viewsets.ReadOnlyModelViewSet):
@@ -168,20 +175,36 @@ class FileShareViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             raise serializers.ValidationError({exc.field: exc.message}) from exc
         return Response(s.AzureOperationSerializer(op).data, status=status.HTTP_202_ACCEPTED)
 
+    @staticmethod
+    @contextmanager
+    def _share_call():
+        """The share's data plane as answers: a path it does not hold is a 404, anything else
+        Azure (or the way to it) fails with is a 502 saying what to fix, never a 500."""
+        try:
+            yield
+        except ResourceNotFoundError as exc:
+            raise exceptions.NotFound(str(describe(exc))) from None
+        except AzureError as exc:
+            raise AzureUnavailable(str(describe(exc))) from None
+
     @extend_schema(summary="Upload a file into the share", request={"multipart/form-data": s.UploadSerializer}, responses={201: s.EntrySerializer})  # fmt: skip
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
     def upload(self, request, pk=None):
         data = s.UploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         content = data.validated_data["file"].read()
-        storage.upload(self.get_object(), data.validated_data["path"], content)
+        share = self.get_object()
+        with self._share_call():
+            storage.upload(share, data.validated_data["path"], content)
         entry = {"name": data.validated_data["path"], "is_directory": False, "size": len(content)}
         return Response(entry, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="List a directory of the share", parameters=[OpenApiParameter("directory", str)], responses={200: s.EntrySerializer(many=True)})  # fmt: skip
     @action(detail=True, methods=["get"])
     def files(self, request, pk=None):
-        return Response(storage.listing(self.get_object(), request.query_params.get("directory", "")))  # fmt: skip
+        share = self.get_object()
+        with self._share_call():
+            return Response(storage.listing(share, request.query_params.get("directory", "")))
 
     @extend_schema(summary="Download a file of the share", parameters=[OpenApiParameter("path", str, required=True)], responses={(200, "application/octet-stream"): bytes})  # fmt: skip
     @action(detail=True, methods=["get"])
@@ -189,7 +212,9 @@ class FileShareViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         path = request.query_params.get("path", "")
         if not path:
             raise serializers.ValidationError({"path": "Give the file's path in the share."})
-        data = storage.download(self.get_object(), path)
+        share = self.get_object()
+        with self._share_call():
+            data = storage.download(share, path)
         response = HttpResponse(data, content_type="application/octet-stream")
         response["Content-Disposition"] = f'attachment; filename="{path.rsplit("/", 1)[-1]}"'
         return response

@@ -8,6 +8,7 @@ import base64
 import pytest
 from kubernetes import client as k8s
 
+from clusters.azure.models import FileShare
 from clusters.models import Volume
 from tests.clusters.azure.conftest import PROVISION, wait_operation
 
@@ -57,3 +58,18 @@ def test_a_share_is_created_mounted_and_used(
     download = admin_api.get(f"/api/file-shares/{share_id}/download/", {"path": "input/dashcam.mp4"})  # fmt: skip
     assert download.status_code == 200 and download.content == video
     assert key not in admin_api.get(f"/api/file-shares/{share_id}/").content.decode()
+
+    # A path the share does not hold is a 404; a share Azure cannot be reached for is a 502
+    # saying so (both were 500s): the storage endpoint behind a firewall, say.
+    missing = admin_api.get(f"/api/file-shares/{share_id}/download/", {"path": "input/none.mp4"})  # fmt: skip
+    assert missing.status_code == 404, missing.content
+    FileShare.objects.filter(pk=share_id).update(file_endpoint="https://127.0.0.1:9/")
+    for call in (
+        lambda: admin_api.get(f"/api/file-shares/{share_id}/files/", {"directory": "input"}),
+        lambda: admin_api.get(f"/api/file-shares/{share_id}/download/", {"path": "input/dashcam.mp4"}),
+    ):  # fmt: skip
+        refused = call()
+        assert refused.status_code == 502, refused.content
+        error = refused.json()["error"]
+        assert error["code"] == "azure_error" and "Unreachable" in error["message"]
+        assert key not in refused.content.decode()
