@@ -57,7 +57,10 @@ def _interrupt_on(stop: threading.Event, done: threading.Event, response, *, nam
     def watch() -> None:
         while not done.is_set():
             if stop.wait(0.5):
-                response.shutdown()
+                try:
+                    response.shutdown()
+                except (RuntimeError, OSError):
+                    pass  # the stream ended meanwhile (its connection went back to the pool)
                 return
 
     threading.Thread(target=watch, daemon=True, name=name).start()
