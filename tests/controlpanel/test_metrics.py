@@ -95,8 +95,12 @@ def test_metrics_report_runs_faces_queues_cameras_clusters_and_requests(client, 
     AzureOperation.objects.create(kind="scale_pool", credential=credential, status="running")
     AzureOperation.objects.create(kind="scale_pool", credential=credential, status="succeeded")
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("faces")
-    broker.rpush("faces", *[b"{}"] * 3)
+    # The queues are read from a broker database of their own: a Celery worker an earlier test
+    # left running consumes the session broker's `faces` queue.
+    settings.CELERY_BROKER_URL = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/15"
+    queues = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queues.delete("faces")
+    queues.rpush("faces", *[b"{}"] * 3)
     broker.set(stats_key(42), "12.5 0.250", px=5000)
     broker.set(lag_key(behind.pk), "42.500", ex=30)
     try:
@@ -104,7 +108,8 @@ def test_metrics_report_runs_faces_queues_cameras_clusters_and_requests(client, 
         assert client.get("/no-such-page/at-all").status_code == 404
         families = scrape(client)
     finally:
-        broker.delete("faces", stats_key(42), lag_key(behind.pk))
+        broker.delete(stats_key(42), lag_key(behind.pk))
+        queues.delete("faces")
 
     assert value(families, "controlpanel_runs", state="succeeded", template="lanes") == 4
     assert value(families, "controlpanel_runs", state="running", template="lanes") == 2
