@@ -47,9 +47,15 @@ def person_images(person: Person) -> QuerySet[FaceImage]:
 
 
 def image_list() -> QuerySet[FaceImage]:
-    return FaceImage.objects.prefetch_related(
-        Prefetch("faces", queryset=Face.objects.select_related("person").order_by("pk"))
-    ).order_by("-created_at", "-id")
+    # Listed faces show the box and the name: not the 1 KB encoding, nor the rest of the person.
+    faces = (
+        Face.objects.select_related("person")
+        .only("image_id", "box", "person_id", "distance", "person__name")
+        .order_by("pk")
+    )
+    return FaceImage.objects.prefetch_related(Prefetch("faces", queryset=faces)).order_by(
+        "-created_at", "-id"
+    )
 
 
 def service_volumes() -> list[str]:
