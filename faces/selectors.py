@@ -36,24 +36,28 @@ def person_names(limit: int = 1000) -> list[str]:
     return list(Person.objects.values_list("name", flat=True)[:limit])
 
 
+def _listed_faces() -> QuerySet[Face]:
+    """Faces as lists show them: the box and the name, not the 1 KB encoding nor the rest of
+    the person."""
+    return (
+        Face.objects.select_related("person")
+        .only("image_id", "box", "person_id", "distance", "person__name")
+        .order_by("pk")
+    )
+
+
 def person_images(person: Person) -> QuerySet[FaceImage]:
     """The seed's join: every image the person was recognised in, newest first."""
     return (
         FaceImage.objects.filter(faces__person=person)
         .distinct()
-        .prefetch_related(Prefetch("faces", queryset=Face.objects.select_related("person")))
+        .prefetch_related(Prefetch("faces", queryset=_listed_faces()))
         .order_by("-created_at", "-id")
     )
 
 
 def image_list() -> QuerySet[FaceImage]:
-    # Listed faces show the box and the name: not the 1 KB encoding, nor the rest of the person.
-    faces = (
-        Face.objects.select_related("person")
-        .only("image_id", "box", "person_id", "distance", "person__name")
-        .order_by("pk")
-    )
-    return FaceImage.objects.prefetch_related(Prefetch("faces", queryset=faces)).order_by(
+    return FaceImage.objects.prefetch_related(Prefetch("faces", queryset=_listed_faces())).order_by(
         "-created_at", "-id"
     )
 
