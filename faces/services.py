@@ -123,10 +123,14 @@ def _check_name(name: object) -> str:
 # -- the back-end, through the breakers -------------------------------------------------------
 
 
-def usable_endpoints() -> tuple[list[Endpoint], list[Endpoint]]:
-    """(every back-end address, those whose circuit is closed)."""
+def usable_endpoints(breakers: dict | None = None) -> tuple[list[Endpoint], list[Endpoint]]:
+    """(every back-end address, those whose circuit is closed); `breakers`, when given, gets
+    each back-end's breaker by name, for the call that follows."""
     found = backend.endpoints()
-    return found, [e for e in found if breaker_for(e).allows_calls()]
+    made = {endpoint.name: breaker_for(endpoint) for endpoint in found}
+    if breakers is not None:
+        breakers.update(made)
+    return found, [e for e in found if made[e.name].allows_calls()]
 
 
 def _detect_now(**request) -> tuple[Endpoint, Detection]:
@@ -541,7 +545,8 @@ def image_process(*, image_id: int) -> str:
 
 def _process_claimed(image_id: int, claim: str) -> str:
     image = FaceImage.objects.get(pk=image_id)
-    found, usable = usable_endpoints()
+    breakers = {}
+    found, usable = usable_endpoints(breakers)
     if not usable:
         _release(image_id, claim, count_attempt=False)
         return "no back-end" if not found else "circuit open"
@@ -558,7 +563,7 @@ def _process_claimed(image_id: int, claim: str) -> str:
         request = {"volume": image.volume, "path": image.path}
     try:
         with backend.least_busy(usable) as endpoint:
-            detection = breaker_for(endpoint).call(backend.detect, endpoint, **request)
+            detection = breakers[endpoint.name].call(backend.detect, endpoint, **request)
     except ImageRejected as exc:
         _fail(image_id, claim, str(exc))
         return "failed"
