@@ -33,7 +33,7 @@ from core.choices import AuditAction
 from core.services import Actor, audit_record
 from faces import backend
 from faces.backend import BackendError, Detection, Endpoint, ImageRejected
-from faces.breaker import breaker_for
+from faces.breaker import Breaker, breaker_for
 from faces.choices import (
     KNOWN_MARGIN,
     NAME_MAX_CHARS,
@@ -123,19 +123,23 @@ def _check_name(name: object) -> str:
 # -- the back-end, through the breakers -------------------------------------------------------
 
 
-def usable_endpoints(breakers: dict | None = None) -> tuple[list[Endpoint], list[Endpoint]]:
-    """(every back-end address, those whose circuit is closed); `breakers`, when given, gets
-    each back-end's breaker by name, for the call that follows."""
+def _usable_with_breakers() -> tuple[list[Endpoint], list[Endpoint], dict[str, Breaker]]:
+    """(every back-end address, those whose circuit is closed, each one's breaker by name, for
+    the call that follows)."""
     found = backend.endpoints()
-    made = {endpoint.name: breaker_for(endpoint) for endpoint in found}
-    if breakers is not None:
-        breakers.update(made)
-    return found, [e for e in found if made[e.name].allows_calls()]
+    breakers = {endpoint.name: breaker_for(endpoint) for endpoint in found}
+    return found, [e for e in found if breakers[e.name].allows_calls()], breakers
+
+
+def usable_endpoints() -> tuple[list[Endpoint], list[Endpoint]]:
+    """(every back-end address, those whose circuit is closed)."""
+    found, usable, _breakers = _usable_with_breakers()
+    return found, usable
 
 
 def _detect_now(**request) -> tuple[Endpoint, Detection]:
     """One call for a person of the gallery, answered while they wait."""
-    found, usable = usable_endpoints()
+    found, usable, breakers = _usable_with_breakers()
     if not found:
         raise ServiceUnavailable(
             "No face-recognition back-end is running: start the face-recognition-service "
@@ -147,7 +151,7 @@ def _detect_now(**request) -> tuple[Endpoint, Detection]:
         )
     endpoint = random.choice(usable)
     try:
-        return endpoint, breaker_for(endpoint).call(backend.detect, endpoint, **request)
+        return endpoint, breakers[endpoint.name].call(backend.detect, endpoint, **request)
     except (BackendError, pybreaker.CircuitBreakerError) as exc:
         raise ServiceUnavailable(f"The face-recognition back-end did not answer: {exc}") from None
 
@@ -545,8 +549,7 @@ def image_process(*, image_id: int) -> str:
 
 def _process_claimed(image_id: int, claim: str) -> str:
     image = FaceImage.objects.get(pk=image_id)
-    breakers = {}
-    found, usable = usable_endpoints(breakers)
+    found, usable, breakers = _usable_with_breakers()
     if not usable:
         _release(image_id, claim, count_attempt=False)
         return "no back-end" if not found else "circuit open"

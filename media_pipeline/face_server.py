@@ -21,8 +21,7 @@ one image at a time (dlib's networks keep per-call state and hold the GIL anyway
 more processes or pods. On stderr, a request that fails (4xx, 5xx, a client gone) is one line at
 once (method, path, status, seconds); answered requests are one summary line per `--log-every`
 seconds (count, median and slowest per endpoint and status), never with image data. stdout
-carries the `start` and `done` events. The HTTP side
-(routes, bodies, errors) is face_http.py.
+carries the `start` and `done` events. The HTTP side (routes, bodies, errors) is face_http.py.
 """
 
 from __future__ import annotations
