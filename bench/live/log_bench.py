@@ -70,13 +70,12 @@ import subprocess, sys
 from workloads.tasks import run_monitor_task
 from pathlib import Path
 from django.conf import settings
-from clusters.runtimes.local import _now_iso, _process_start_ticks
+from clusters.runtimes.local import _now_iso, _process_start_ticks, fresh_workdir
 from clusters.services import cluster_ensure_local
 from workloads.models import Run, WorkloadTemplate
 run = Run.objects.create(template=WorkloadTemplate.objects.get(slug='lane-detection'),
                          cluster=cluster_ensure_local()[0], state='running')
-workdir = Path(settings.LOCAL_DATA_ROOT) / 'runs' / str(run.pk)
-(workdir / 'logs').mkdir(parents=True)
+workdir = fresh_workdir(Path(settings.LOCAL_DATA_ROOT), run.pk)
 name = f'run-{{run.pk}}-0'
 log, exit_file = workdir / 'logs' / f'{{name}}.log', workdir / 'logs' / f'{{name}}.exit'
 print(run.pk, flush=True)

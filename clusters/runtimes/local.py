@@ -8,6 +8,7 @@ still running and tells vanished ones apart from finished ones.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -36,6 +37,8 @@ CANCEL_MARKER = "cancelled"
 FOLLOW_POLL_SECONDS = 0.05
 MAX_LINE_BYTES = 64 * 1024  # a longer run of output without a newline is stored in pieces
 READ_BYTES = 1 << 20  # bounds memory when catching up with a long log
+
+logger = logging.getLogger(__name__)
 
 
 def _now_iso() -> str:
@@ -67,6 +70,25 @@ def _free_port(taken: set[int]) -> int:
         if port not in taken:
             taken.add(port)
             return port
+
+
+def fresh_workdir(root: Path, run_id: int) -> Path:
+    """The run's empty work folder, `root/runs/<id>`.
+
+    A run starts once, so a folder already there belongs to an earlier run that had the same id
+    (a database restored from a backup older than the data folder): its cancel marker, exit
+    files and outputs would be taken for this run's. It is moved aside, not deleted."""
+    workdir = root / "runs" / str(run_id)
+    if workdir.exists():
+        aside = workdir.with_name(f"{run_id}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S%f}")
+        workdir.rename(aside)
+        logger.warning(
+            "run %s: its work folder held files of an earlier run with the same id (a restored "
+            "database?); moved to %s: delete it once nothing there is needed", run_id, aside,
+        )  # fmt: skip
+    (workdir / "logs").mkdir(parents=True)
+    (workdir / "output").mkdir()
+    return workdir
 
 
 def _processes(spec: WorkloadSpec) -> Iterator[tuple[TaskSpec, str]]:
@@ -109,9 +131,7 @@ class LocalRuntime:
                 "The local cluster runs media-pipeline commands only; use a Kubernetes cluster "
                 "for images, GPUs and manifests."
             )
-        workdir = self.root / "runs" / str(spec.run_id)
-        (workdir / "logs").mkdir(parents=True, exist_ok=True)
-        (workdir / "output").mkdir(parents=True, exist_ok=True)
+        workdir = fresh_workdir(self.root, spec.run_id)
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(
@@ -128,8 +148,6 @@ class LocalRuntime:
                 endpoints[name] = f"http://127.0.0.1:{port}"
             log_path = workdir / "logs" / f"{name}.log"
             exit_path = workdir / "logs" / f"{name}.exit"
-            for stale in (exit_path, log_path):
-                stale.unlink(missing_ok=True)
             with open(log_path, "ab") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "clusters.runtimes.local_launcher", str(exit_path), "--",

@@ -101,3 +101,36 @@ def test_failing_process_fails_the_run_with_its_exit_code(
     assert run["pods"][0]["exit_code"] == 1
     assert "exited with code 1" in run["error"]
     assert RunLogLine.objects.filter(run_id=run_id, text__contains="no such file").exists()
+
+
+def test_a_run_id_used_before_starts_in_a_clean_folder(
+    celery_worker, presets, local_cluster, operator_api, settings
+):
+    """A database restored from an older backup hands out ids the data folder has seen: the
+    earlier run's cancel marker and log must not become the new run's; its folder is kept aside."""
+    from clusters.models import Volume
+    from workloads.models import WorkloadTemplate
+    from workloads.services import run_prepare
+    from workloads.tasks import run_submit_task
+
+    (Path(settings.LOCAL_DATA_ROOT) / "footage").mkdir(parents=True, exist_ok=True)
+    Volume.objects.create(cluster=local_cluster, name="footage", local_path="footage")
+    template = WorkloadTemplate.objects.get(slug="lane-detection")
+    params = run_prepare(template=template, cluster=local_cluster,
+                         params={"volume": "footage", "inputs": ["missing.mp4"]})  # fmt: skip
+    run = Run.objects.create(template=template, cluster=local_cluster, params=params)
+    earlier = Path(settings.LOCAL_DATA_ROOT) / "runs" / str(run.pk)
+    (earlier / "logs").mkdir(parents=True)
+    (earlier / "cancelled").touch()
+    (earlier / "logs" / f"run-{run.pk}-0.log").write_text("a line of the earlier run\n")
+
+    run_submit_task.delay(run.pk)
+    detail = wait_for_run(operator_api, run.pk)
+
+    assert detail["state"] == "failed", detail  # not "cancelled" by the earlier run's marker
+    assert "exited with code 1" in detail["error"]
+    texts = [line["text"] for line in all_log_lines(operator_api, run.pk)]
+    assert "a line of the earlier run" not in texts and any("no such file" in t for t in texts)
+    (aside,) = earlier.parent.glob(f"{run.pk}.replaced-*")
+    assert (aside / "logs" / f"run-{run.pk}-0.log").read_text() == "a line of the earlier run\n"
+    assert not (earlier / "cancelled").exists()
