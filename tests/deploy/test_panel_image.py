@@ -1,5 +1,6 @@
 """The panel's image and compose file (no Docker engine runs here: parse them, run the commands)."""
 
+import fnmatch
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,33 @@ def test_every_long_running_service_is_started_again_when_it_dies():
     restarts = {name: service.get("restart", "no") for name, service in compose.items()}
     assert restarts.pop("migrate") == "no"  # a one-off
     assert set(restarts.values()) == {"unless-stopped"}, restarts
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore leaves `path` out of the build context: a pattern matching the path
+    or one of its folders excludes it (`**/` matches any depth, the root included)."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        variants = {pattern, pattern[3:]} if pattern.startswith("**/") else {pattern}
+        if any(fnmatch.fnmatchcase(c, v) for c in candidates for v in variants):
+            return True
+    return False
+
+
+def test_the_build_context_leaves_out_local_secrets_and_state():
+    """`COPY . .` after a `make run` must not put the secret key, the encryption keys, the SQLite
+    database or the virtualenv into an image that is pushed to a registry."""
+    patterns = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]  # fmt: skip
+    for private in ("var/secret_key", "var/encryption.keys", "var/db.sqlite3", ".env",
+                    ".venv/bin/python", ".git/config", "media/faces/a.jpg",
+                    "controlpanel/__pycache__/settings.cpython-311.pyc", "db.sqlite3-journal"):  # fmt: skip
+        assert _ignored(private, patterns), private
+    for needed in ("manage.py", "controlpanel/settings.py", "requirements.txt",
+                   "media_pipeline/samples/README.md", "static/live/logs.js",
+                   "templates/base.html", "docker/kubernetes/base/kustomization.yaml"):  # fmt: skip
+        assert not _ignored(needed, patterns), needed
+        assert (ROOT / needed).exists(), needed
