@@ -87,8 +87,16 @@ def test_the_whole_page_follows_the_run_and_ends_with_its_final_state(daphne_ser
     assert gutter.evaluate("e => e.getClientRects().length === 1 && e.offsetHeight < 24")
     assert page.evaluate(NO_OVERFLOW)
     assert page.locator("#live-log .log-lines").evaluate("e => e.scrollWidth <= e.clientWidth")
+    # Progress follows the pipeline's events while the run works, not only at the end, in the
+    # run's bar and in its pod's row: half of the first of two files is a quarter.
+    page.locator("#run-progress >> text=25%").wait_for()
+    page.locator(f"#run-pods tr:has-text('{LONG_POD}') >> text=25%").wait_for()
 
-    # Search runs on the server over the stored lines; its hits replace the live lines.
+    # Search runs on the server over the stored lines; its hits replace the live lines, and a
+    # long hit wraps or scrolls in its box as a live line does.
+    page.fill("#live-log .log-filter", "xxxxxxxx")
+    page.locator("#run-log .log-line").first.wait_for()
+    assert page.evaluate(NO_OVERFLOW)
     page.fill("#live-log .log-filter", "needle")
     page.locator("#run-log .log-line >> text=the needle line").wait_for()
     assert page.locator("#live-log .log-lines").is_hidden()
