@@ -37,6 +37,17 @@ def test_lane_preset_processes_the_sample_footage_end_to_end(
     assert any('"event":"done"' in line["text"] for line in lines)
     events = operator_api.get(f"/api/runs/{run_id}/events/?kind=progress").json()
     assert events["count"] > 0
+    # Each event line of the real pipeline reads as one short summary in the log view.
+    from workloads.events import parse_event, summary
+
+    kinds = set()
+    for line in lines:
+        data = parse_event(line["text"])
+        if data is not None:
+            kinds.add(data["event"])
+            text = summary(line["text"])
+            assert text.startswith(data["event"]) and len(text) <= 120, text
+    assert {"start", "progress", "output", "done"} <= kinds
 
 
 def test_face_preset_stores_one_result_per_face(
