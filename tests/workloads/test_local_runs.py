@@ -48,6 +48,14 @@ def test_lane_preset_processes_the_sample_footage_end_to_end(
             text = summary(line["text"])
             assert text.startswith(data["event"]) and len(text) <= 120, text
     assert {"start", "progress", "output", "done"} <= kinds
+    # The same events as the run page's charts, through the API: progress rises to 100%.
+    series = {
+        s["name"]: s for s in operator_api.get(f"/api/runs/{run_id}/metrics/").json()["series"]
+    }
+    progress = [y for _x, y in series["progress"]["points"]]
+    assert progress == sorted(progress) and progress[-1] == 100.0 and len(progress) >= 3
+    seconds = [x for x, _y in series["throughput"]["points"]]
+    assert seconds == sorted(seconds) and all(y > 0 for _x, y in series["throughput"]["points"])
 
 
 def test_face_preset_stores_one_result_per_face(
