@@ -71,16 +71,21 @@ def store_lines(
     run.log_cursor += len(rows)
     messages = [log_payload(row) for row in rows]
     events = []
+    expected = _expected_pods(run)
+    others = RunPod.objects.filter(run=run).exclude(pk=pod.pk).aggregate(total=Sum("progress"))
     for row in rows:
         data = _event_of(row.text)
         if data is not None:
-            events.append(RunEvent(run=run, kind=data["event"], data=data, pod=pod.name,
-                                   time=_event_time(data), log_cursor=row.cursor))  # fmt: skip
             _apply_event(run, pod, data, local_outputs)
+            events.append(RunEvent(
+                run=run, kind=data["event"], data=data, pod=pod.name, time=_event_time(data),
+                log_cursor=row.cursor,
+                progress=_percent((others["total"] or 0) + pod.progress, expected),
+            ))  # fmt: skip
     RunEvent.objects.bulk_create(events)
     messages += [event_payload(event) for event in events]
     pod.save(update_fields=["files_total", "files_done", "progress"])
-    progress = run_progress(run)
+    progress = int(_percent((others["total"] or 0) + pod.progress, expected))
     fields = ["log_cursor"]
     if progress != run.progress:
         run.progress = progress
@@ -91,11 +96,14 @@ def store_lines(
     return len(rows)
 
 
-def run_progress(run: Run) -> int:
-    """Average of the pods' progress over the pods the run will have (known from the handle)."""
-    expected = max(len(run.handle.get("pods", [])), run.handle.get("expected_pods", 0), 1)
-    total = RunPod.objects.filter(run=run).aggregate(total=Sum("progress"))["total"] or 0
-    return max(0, min(100, int(total / expected)))
+def _expected_pods(run: Run) -> int:
+    """How many pods the run will have (known from the handle)."""
+    return max(len(run.handle.get("pods", [])), run.handle.get("expected_pods", 0), 1)
+
+
+def _percent(total: float, expected: int) -> float:
+    """The run's progress: the average of its pods' over the pods it will have."""
+    return max(0.0, min(100.0, round(total / expected, 2)))
 
 
 def _apply_event(run: Run, pod: RunPod, data: dict, local_outputs: bool) -> None:

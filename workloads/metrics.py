@@ -46,25 +46,28 @@ def event_series(run: Run) -> list[Series]:
     first event, from the pipeline's progress events."""
     # A long run has tens of thousands of events and a chart draws MAX_POINTS: read every id
     # (cheap), then the four numbers of evenly spaced ones only, never each event's whole JSON.
-    events = RunEvent.objects.filter(run=run, kind="progress")
+    events = RunEvent.objects.filter(run=run, kind__in=("progress", "done"))
     ids = list(events.order_by("time", "id").values_list("id", flat=True)[:MAX_LINES])
     if len(ids) > MAX_POINTS:
         step = (len(ids) - 1) / (MAX_POINTS - 1)
         ids = [ids[round(i * step)] for i in range(MAX_POINTS)]
     rows = list(
         events.filter(id__in=ids).order_by("time", "id")
-        .values_list("time", "data__stage", "data__frame", "data__frames", "data__fps")
+        .values_list("time", "data__stage", "progress", "data__frame", "data__frames", "data__fps")
     )  # fmt: skip
     if not rows:
         return []
     start = rows[0][0]
     progress = Series("progress", "seconds", "%")
     rate = Series("throughput", "seconds", "per second")
-    for time, stage, frame, frames, fps in rows:
+    for time, stage, percent, frame, frames, fps in rows:
         if stage == "known":
             continue
         seconds = round((time - start).total_seconds(), 3)
-        if isinstance(frame, int | float) and isinstance(frames, int | float) and frames:
+        if percent is not None:
+            progress.points.append((seconds, percent))
+        elif isinstance(frame, int | float) and isinstance(frames, int | float) and frames:
+            # Stored before events carried the run's progress: the file's own is all there is.
             progress.points.append((seconds, round(100.0 * min(frame / frames, 1.0), 2)))
         if isinstance(fps, int | float):
             rate.points.append((seconds, float(fps)))

@@ -155,6 +155,11 @@ class RunEvent(models.Model):
     pod = models.CharField(max_length=253, blank=True)
     time = models.DateTimeField()
     log_cursor = models.PositiveIntegerField(null=True, blank=True)
+    # A progress event's own numbers are of one file or video (they restart at each); the run's
+    # progress after it is what its chart draws.
+    progress = models.FloatField(
+        null=True, blank=True, help_text="The run's progress (%) after this event."
+    )
 
     class Meta:
         ordering = ["run", "time", "id"]
