@@ -279,3 +279,39 @@ def test_a_request_body_past_the_limit_is_a_clear_400(presets, local_cluster, op
     assert response["Content-Type"] == "application/json"
     assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in response.json()["error"]["message"]
     assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/runs/{2**63}/",
+        f"/api/runs/{2**70}/outputs/1/",
+        "/api/aks/99999999999999999999/",
+        f"/api/aks/{2**64}/upgrade-versions/",
+        f"/api/clusters/{2**63}/",
+        f"/api/credentials/{2**63}/",
+        f"/api/cameras/{2**63}/",
+        "/api/runs/not-a-number/",
+        "/api/no-such-endpoint/",
+    ],
+)
+def test_every_api_404_is_json_like_a_missing_object(viewer_api, path):
+    """An id too long for the URL or an unknown endpoint answered Django's HTML page, while
+    a missing object answers the API's error body: a client reads both the same way now."""
+    missing = viewer_api.get("/api/runs/999999/")
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    response = viewer_api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    body, expected = response.json(), missing.json()
+    assert body.keys() == expected.keys() == {"error"}
+    assert body["error"].keys() == expected["error"].keys()
+    assert body["error"]["code"] == expected["error"]["code"] == "not_found"
+    assert body["error"]["fields"] == {}
+
+
+def test_a_page_404_is_still_the_styled_page(viewer_client):
+    response = viewer_client.get(f"/runs/{2**70}/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert b"Back to the dashboard" in response.content
