@@ -7,10 +7,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
+from django.views.defaults import page_not_found as html_page_not_found
+from rest_framework.exceptions import NotFound
 
 from core import services
+from core.api.exceptions import exception_handler
 from core.choices import AuditAction, Role
 from core.filtersets import AuditEventFilterSet
 from core.forms import TokenForm, UserCreateForm, UserEditForm
@@ -20,6 +24,19 @@ from core.selectors import login_locked_until, role_of
 from core.services import Actor, request_client_address
 
 User = get_user_model()
+
+# Where the REST API lives (wired in controlpanel/urls.py): its clients read JSON, never a page.
+API_PREFIX = "/api/"
+
+
+def page_not_found(request, exception):
+    """404 for an address no URL matches. Under the API it is the body DRF gives for a
+    missing object, so a client reads every 404 alike, also for an id too long to be one
+    (`/api/runs/9223372036854775808/`) or a mistyped endpoint; pages keep the styled page."""
+    if request.path_info.startswith(API_PREFIX):
+        answer = exception_handler(NotFound(), {})
+        return JsonResponse(answer.data, status=answer.status_code)
+    return html_page_not_found(request, exception)
 
 
 class TokenListView(RoleRequiredMixin, View):

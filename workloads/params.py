@@ -21,6 +21,19 @@ MAX_REPLICAS = 16
 MAX_MANIFEST_CHARS = 256 * 1024
 MAX_BACKOFF_LIMIT = 20
 MAX_METRICS = 10
+# Size limits, far past what anyone types or a real job needs: parameters are stored with the
+# run, copied into every pod it starts and sent back in each answer about it, so a request must
+# not be able to make them megabytes. Checked before anything else, so no error echoes a
+# megabyte back either.
+MAX_PATH_CHARS = 1024  # a path inside a volume; real dataset layouts are a few dozen characters
+MAX_PATHS = 1000  # paths per list; more files than this are given as their folder
+MAX_NAME_CHARS = 63  # a volume (a DNS-1123 label, as the Volume model stores it) or metric
+MAX_VOLUMES = 100  # volumes a face service serves; a cluster has a handful
+MAX_SOURCE_CHARS = 2048  # a camera URL: what browsers and HTTP servers commonly accept
+# A container's command or args in all: a long shell one-liner is a few hundred characters;
+# more belongs in the image or a raw manifest.
+MAX_COMMAND_CHARS = 16 * 1024
+MAX_COMMAND_ITEMS = 1000
 METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 _./-]{0,39}$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -69,17 +82,31 @@ def _no_nul(field: str, value: str) -> str:
     return value
 
 
-def _string(field: str, value: Any) -> str:
+def _string(field: str, value: Any, max_chars: int) -> str:
     if not isinstance(value, str):
         raise ValidationError({field: "Must be a string."})
+    if len(value) > max_chars:
+        raise ValidationError({field: f"At most {max_chars:,} characters ({len(value):,} given)."})
     return _no_nul(field, value).strip()
 
 
-def _string_list(field: str, value: Any) -> list[str]:
+def _string_list(field: str, value: Any, max_chars: int, max_items: int) -> list[str]:
+    """A list, or one item per line / comma-separated; each item at most `max_chars`."""
     if isinstance(value, str):
+        if len(value) > max_items * (max_chars + 1):
+            raise ValidationError(
+                {field: f"At most {max_items:,} entries of {max_chars:,} characters."}
+            )
         value = [item for item in re.split(r"[\n,]", value) if item.strip()]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValidationError({field: "Must be a list of strings."})
+    if len(value) > max_items:
+        raise ValidationError({field: f"At most {max_items:,} entries ({len(value):,} given)."})
+    for number, item in enumerate(value, start=1):
+        if len(item) > max_chars:
+            raise ValidationError(
+                {field: f"Entry {number}: at most {max_chars:,} characters ({len(item):,} given)."}
+            )
     return [_no_nul(field, item).strip() for item in value if item.strip()]
 
 
@@ -115,7 +142,7 @@ def _number(field: str, value: Any, low: float, high: float) -> float:
 
 
 def _image(field: str, value: Any) -> str:
-    image = _string(field, value)
+    image = _string(field, value, 255)
     if not image or len(image) > 255 or not IMAGE_REFERENCE.match(image):
         raise ValidationError({field: f"{image!r} is not a valid image reference."})
     return image
@@ -125,16 +152,17 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
     if name == "image":
         return _image(name, value)
     if name == "volume":
-        volume = _string(name, value)
+        volume = volume_name(name, value)
         if volume and volume not in volumes:
             raise ValidationError(
                 {name: f"No volume '{volume}' on this cluster ({_has(volumes)})."}
             )
         return volume
     if name in ("inputs", "images"):
-        return [_relative_path(name, item) for item in _string_list(name, value)]
+        paths = _string_list(name, value, MAX_PATH_CHARS, MAX_PATHS)
+        return [_relative_path(name, item) for item in paths]
     if name in ("output", "known"):
-        path = _string(name, value)
+        path = _string(name, value, MAX_PATH_CHARS)
         return _relative_path(name, path) if path else path
     if name == "parallelism":
         return _integer(name, value, 1, MAX_PARALLELISM)
@@ -157,7 +185,7 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
     if name == "source":
         return _source(name, value)
     if name in ("command", "args"):
-        return _string_list(name, value) if isinstance(value, list) else _split_args(name, value)
+        return _command(name, value)
     if name == "backoff_limit":
         return _integer(name, value, 0, MAX_BACKOFF_LIMIT)
     if name == "nvidia_volume":
@@ -169,10 +197,9 @@ def _clean_one(kind: str, name: str, value: Any, volumes: set[str]) -> Any:
             raise ValidationError({name: "Must be Never or OnFailure."})
         return value
     if name == "manifest":
-        manifest = _string(name, value)
-        if len(manifest) > MAX_MANIFEST_CHARS:
+        if isinstance(value, str) and len(value) > MAX_MANIFEST_CHARS:
             raise ValidationError({name: f"At most {MAX_MANIFEST_CHARS // 1024} KiB of YAML."})
-        return manifest
+        return _string(name, value, MAX_MANIFEST_CHARS)
     raise ValidationError({name: "Unknown parameter."})
 
 
@@ -188,7 +215,7 @@ def _choice_of_three(field: str, value: Any) -> str:
 
 
 def _metric_names(field: str, value: Any) -> list[str]:
-    names = _string_list(field, value)
+    names = _string_list(field, value, MAX_NAME_CHARS, MAX_PATHS)
     if len(names) > MAX_METRICS:
         raise ValidationError({field: f"At most {MAX_METRICS} metrics."})
     odd = [name for name in names if not METRIC_NAME.match(name)]
@@ -214,13 +241,18 @@ def unknown_parameter(name: str, known) -> str:
     return f"Unknown parameter; this template takes {', '.join(known)}."
 
 
+def volume_name(field: str, value: Any) -> str:
+    """The name of one volume (checked against the cluster's volumes by the caller)."""
+    return _string(field, value, MAX_NAME_CHARS)
+
+
 def volume_names(field: str, value: Any) -> list[str] | None:
     """Volume names as given (a list, or one per line / comma-separated); None when none are
     named (null or blank), which means every volume of the cluster."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     names: list[str] = []
-    for name in _string_list(field, value):
+    for name in _string_list(field, value, MAX_NAME_CHARS, MAX_VOLUMES):
         if name not in names:
             names.append(name)
     return names
@@ -255,8 +287,8 @@ def _source(field: str, value: Any) -> str:
     """What a camera stream reads. Sources run as the panel's own user on the local cluster,
     so a file must lie on one of the cluster's volumes (a relative path, checked with the
     volume) and a device is one an admin allowed (CAMERA_DEVICES)."""
-    source = _string(field, value)
-    if not source or len(source) > 1000:
+    source = _string(field, value, MAX_SOURCE_CHARS)
+    if not source:
         raise ValidationError({field: "A source is required (test:, rtsp://, http(s)://, file:)."})
     scheme = next((s for s in SOURCE_SCHEMES if source.lower().startswith(s)), None)
     if scheme is None:
@@ -282,13 +314,22 @@ def _source(field: str, value: Any) -> str:
     return source
 
 
-def _split_args(field: str, value: Any) -> list[str]:
+def _command(field: str, value: Any) -> list[str]:
+    """A list of arguments, or a line split as a shell would (quotes kept together)."""
     import shlex
 
+    if isinstance(value, list):
+        items = _string_list(field, value, MAX_COMMAND_CHARS, MAX_COMMAND_ITEMS)
+        if sum(len(item) for item in items) > MAX_COMMAND_CHARS:
+            raise ValidationError({field: f"At most {MAX_COMMAND_CHARS:,} characters in all."})
+        return items
     try:
-        return shlex.split(_string(field, value))
+        items = shlex.split(_string(field, value, MAX_COMMAND_CHARS))
     except ValueError as exc:
         raise ValidationError({field: f"Cannot split into arguments: {exc}"}) from None
+    if len(items) > MAX_COMMAND_ITEMS:
+        raise ValidationError({field: f"At most {MAX_COMMAND_ITEMS:,} arguments."})
+    return items
 
 
 def clean_params(

@@ -22,7 +22,13 @@ from core.choices import AuditAction
 from core.services import Actor, audit_record
 from workloads.choices import ACTIVE_STATES, FINAL_STATES, PodPhase, RunState, TemplateKind
 from workloads.models import Run, RunPod, WorkloadTemplate
-from workloads.params import DEFAULTS, clean_params, is_dns1123_label, volume_names
+from workloads.params import (
+    DEFAULTS,
+    clean_params,
+    is_dns1123_label,
+    volume_name,
+    volume_names,
+)
 from workloads.realtime import publish_run_message, state_payload
 from workloads.specs import build_spec
 
@@ -50,7 +56,7 @@ def template_create(
     bound = [name for name in CLUSTER_BOUND if name in DEFAULTS.get(kind, {})]
     checked = clean_params(kind, {k: v for k, v in params.items() if k not in bound})
     if "volume" in bound and params.get("volume"):
-        checked["volume"] = str(params["volume"])
+        checked["volume"] = volume_name("volume", params["volume"])
     if "volumes" in bound and "volumes" in params:
         checked["volumes"] = volume_names("volumes", params["volumes"])
     template = WorkloadTemplate.objects.create(

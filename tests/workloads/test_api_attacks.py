@@ -196,3 +196,122 @@ def test_an_akri_source_is_a_broker_address_and_width_0_keeps_its_size(
     )
     assert args[args.index("--source") + 1] == "akri://cam-svc.edge.svc.cluster.local:80"
     assert "--width" not in args
+
+
+MEGABYTE = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("template", "params", "field"),
+    [
+        ("lane-detection", {"output": "x" * MEGABYTE}, "output"),
+        ("lane-detection", {"inputs": ["a" * 500_000, "b" * 500_000]}, "inputs"),
+        ("lane-detection", {"inputs": [f"clips/{n}.mp4" for n in range(5_000)]}, "inputs"),
+        ("lane-detection", {"inputs": "\n".join(["c" * 2_000] * 3)}, "inputs"),
+        ("lane-detection", {"volume": "v" * 100_000}, "volume"),
+        ("face-identification", {"known": "k/" * 100_000}, "known"),
+        ("face-identification", {"images": ["i" * 5_000]}, "images"),
+        ("camera-stream", {"source": "rtsp://camera.example/" + "s" * MEGABYTE}, "source"),
+        ("gpu-job", {"image": "registry.example/" + "i" * MEGABYTE}, "image"),
+        ("gpu-job", {"image": "cuda", "args": "a " * 500_000}, "args"),
+        ("gpu-job", {"image": "cuda", "command": ["python", "-c", "x" * MEGABYTE]}, "command"),
+        ("gpu-job", {"image": "cuda", "command": ["x"] * 5_000}, "command"),
+        ("raw-manifest", {"manifest": "# " + "m" * MEGABYTE}, "manifest"),
+        ("face-recognition-service", {"volumes": [f"v{n}" for n in range(5_000)]}, "volumes"),
+    ],
+)
+def test_an_oversized_parameter_is_a_400_naming_it_and_no_run(
+    presets, local_cluster, operator_api, template, params, field
+):
+    """Megabytes in a parameter were stored with the run (201): each field has a limit no
+    real run reaches, and the refusal does not send the megabytes back."""
+    before = Run.objects.count()
+    response = operator_api.post(
+        "/api/runs/", {"template": template, "cluster": "local", "params": params}, format="json"
+    )
+    assert response.status_code == 400, response.content[:500]
+    assert field in response.json()["error"]["fields"]
+    assert len(response.content) < 10_000
+    assert Run.objects.count() == before
+
+
+def test_an_oversized_parameter_is_refused_by_the_preview_too(presets, local_cluster, operator_api):
+    response = operator_api.post(
+        "/api/runs/preview/",
+        {"template": "lane-detection", "cluster": "local", "params": {"output": "x" * MEGABYTE}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["output"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "field"),
+    [
+        ("lane-detection", {"output": "x" * MEGABYTE}, "output"),
+        ("lane-detection", {"volume": "v" * MEGABYTE}, "volume"),
+        ("raw-manifest", {"manifest": "# " + "m" * MEGABYTE}, "manifest"),
+        ("face-recognition-service", {"volumes": [f"v{n}" for n in range(5_000)]}, "volumes"),
+    ],
+)
+def test_oversized_template_defaults_are_refused_like_run_parameters(
+    presets, operator_api, kind, params, field
+):
+    response = operator_api.post(
+        "/api/templates/",
+        {"slug": "big", "name": "Big", "kind": kind, "params": params},
+        format="json",
+    )
+    assert response.status_code == 400, response.content[:500]
+    assert field in response.json()["error"]["fields"]
+    assert not WorkloadTemplate.objects.filter(slug="big").exists()
+
+
+def test_a_request_body_past_the_limit_is_a_clear_400(presets, local_cluster, operator_api):
+    """A 3 MB body (past DATA_UPLOAD_MAX_MEMORY_SIZE) is refused before it is parsed."""
+    import json
+
+    body = json.dumps(
+        {"template": "lane-detection", "cluster": "local", "params": {"output": "x" * 3 * MEGABYTE}}
+    )
+    response = operator_api.generic("POST", "/api/runs/", body, content_type="application/json")
+    assert response.status_code in (400, 413)
+    assert response["Content-Type"] == "application/json"
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in response.json()["error"]["message"]
+    assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/runs/{2**63}/",
+        f"/api/runs/{2**70}/outputs/1/",
+        "/api/aks/99999999999999999999/",
+        f"/api/aks/{2**64}/upgrade-versions/",
+        f"/api/clusters/{2**63}/",
+        f"/api/credentials/{2**63}/",
+        f"/api/cameras/{2**63}/",
+        "/api/runs/not-a-number/",
+        "/api/no-such-endpoint/",
+    ],
+)
+def test_every_api_404_is_json_like_a_missing_object(viewer_api, path):
+    """An id too long for the URL or an unknown endpoint answered Django's HTML page, while
+    a missing object answers the API's error body: a client reads both the same way now."""
+    missing = viewer_api.get("/api/runs/999999/")
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    response = viewer_api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    body, expected = response.json(), missing.json()
+    assert body.keys() == expected.keys() == {"error"}
+    assert body["error"].keys() == expected["error"].keys()
+    assert body["error"]["code"] == expected["error"]["code"] == "not_found"
+    assert body["error"]["fields"] == {}
+
+
+def test_a_page_404_is_still_the_styled_page(viewer_client):
+    response = viewer_client.get(f"/runs/{2**70}/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert b"Back to the dashboard" in response.content
