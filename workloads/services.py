@@ -52,13 +52,15 @@ def template_create(
         raise ValidationError({"slug": f"{slug!r} is not a DNS-1123 label (a-z, 0-9, -)."})
     if WorkloadTemplate.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"A template {slug!r} exists already."})
-    # Defaults are checked like run parameters, except that volumes depend on the cluster.
+    # Defaults are checked like run parameters, except that volumes depend on the cluster: any
+    # well-formed volume name is taken here, and must exist on the cluster a run chooses.
     bound = [name for name in CLUSTER_BOUND if name in DEFAULTS.get(kind, {})]
-    checked = clean_params(kind, {k: v for k, v in params.items() if k not in bound})
+    named: set[str] = set()
     if "volume" in bound and params.get("volume"):
-        checked["volume"] = volume_name("volume", params["volume"])
+        named.add(volume_name("volume", params["volume"]))
     if "volumes" in bound and "volumes" in params:
-        checked["volumes"] = volume_names("volumes", params["volumes"])
+        named.update(volume_names("volumes", params["volumes"]) or [])
+    checked = clean_params(kind, params, volumes=named)
     template = WorkloadTemplate.objects.create(
         slug=slug, name=name, kind=kind, params={k: checked[k] for k in params}, description=description,
         created_by=actor.user,

@@ -106,3 +106,28 @@ def test_the_api_docs_give_a_real_example_per_template(viewer_api):
     assert all(isinstance(example["params"], dict) for example in examples)
     request = schema["components"]["schemas"]["RunCreateRequest"]["properties"]["params"]
     assert request["type"] == "object"
+
+
+def test_a_template_with_a_default_volume_and_inputs_is_saved_and_runs_with_them(
+    presets, local_cluster, operator_api
+):
+    """Saving a lane template whose defaults name both the volume and the inputs on it: the
+    volume is checked when a run chooses a cluster, not refused when the template is saved."""
+    from clusters.models import Volume
+    from workloads.models import Run
+
+    created = operator_api.post("/api/templates/", {
+        "slug": "night-shift", "name": "Night shift", "kind": "lane-detection",
+        "params": {"volume": "footage", "inputs": ["night/cam1.mp4"]},
+    }, format="json")  # fmt: skip
+    assert created.status_code == 201, created.json()
+    refused = operator_api.post(
+        "/api/runs/", {"template": "night-shift", "cluster": "local"}, format="json"
+    )
+    assert refused.status_code == 400 and "volume" in refused.json()["error"]["fields"]
+    Volume.objects.create(cluster=local_cluster, name="footage", local_path="footage")
+    run = operator_api.post(
+        "/api/runs/", {"template": "night-shift", "cluster": "local"}, format="json"
+    )
+    assert run.status_code == 201, run.json()
+    assert Run.objects.get(pk=run.json()["id"]).params["inputs"] == ["night/cam1.mp4"]
