@@ -175,6 +175,14 @@ def test_a_named_exemption_allows_the_read_only_nvidia_mount_only(
 ):
     exemption = {"name": "nvidia-drivers", "path": "/usr/local/nvidia", "reason": "GPU drivers"}
     assert run(operator_api, edge, gpu_manifest(read_only=True)).status_code == 400
+    # Only an admin names an exemption: an operator's is refused and changes nothing.
+    refused = operator_api.patch(
+        f"/api/clusters/{edge.pk}/", {"pod_security_exemptions": [exemption]}, format="json"
+    )
+    assert refused.status_code == 403
+    edge.refresh_from_db()
+    assert edge.pod_security_exemptions == []
+    assert run(operator_api, edge, gpu_manifest(read_only=True)).status_code == 400
 
     response = admin_api.patch(
         f"/api/clusters/{edge.pk}/", {"pod_security_exemptions": [exemption]}, format="json"
