@@ -57,7 +57,7 @@ class CameraSerializer(serializers.ModelSerializer):
     gone = serializers.BooleanField(
         read_only=True, help_text="The Akri instance is gone; the camera comes back with it."
     )
-    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     frames_socket = serializers.SerializerMethodField(
         help_text="Websocket path of the live frames (binary: 16-byte header, then a JPEG)."
     )

@@ -267,7 +267,9 @@ class ContainerRegistryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def pull_secrets(self, request, pk=None):
         registry = self.get_object()
         if request.method == "GET":
-            return Response(s.PullSecretSerializer(registry.pull_secrets.all(), many=True).data)
+            # Paged like every other list (its schema says so).
+            page = self.paginate_queryset(registry.pull_secrets.order_by("pk"))
+            return self.get_paginated_response(s.PullSecretSerializer(page, many=True).data)
         data = s.PullSecretSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
