@@ -189,6 +189,28 @@ def test_a_session_from_another_port_on_our_host_is_refused(run, viewer_user, cl
     assert attempt(b"http://localhost", b"localhost:80") is None  # the default port, spelled out
 
 
+def test_a_trusted_origin_behind_a_proxy_is_accepted_with_its_exact_port(
+    run, viewer_user, client, settings
+):
+    """Behind a TLS proxy the page's origin is not the host the socket reaches: the origin
+    named in CSRF_TRUSTED_ORIGINS is accepted, the same host on another port or scheme is not."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://panel.example.com"]
+    client.force_login(viewer_user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    path = f"/ws/runs/{run.pk}/logs/"
+
+    def attempt(origin: bytes) -> int | None:
+        return _refused(
+            path, cookie=cookie, headers=[(b"origin", origin), (b"host", b"127.0.0.1:8000")]
+        )
+
+    assert attempt(b"https://panel.example.com") is None
+    assert attempt(b"https://panel.example.com:443") is None  # the default port, spelled out
+    assert attempt(b"https://panel.example.com:8443") is not None
+    assert attempt(b"http://panel.example.com") is not None
+    assert attempt(b"https://evil.example.com") is not None
+
+
 def test_a_session_cookie_without_an_origin_is_not_enough(run, viewer_user, client):
     """Without an Origin the client is not a browser page of ours: it needs a token."""
     client.force_login(viewer_user)
