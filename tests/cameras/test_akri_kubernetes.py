@@ -25,7 +25,7 @@ from tests.cameras.test_socket import next_frame
 from tests.conftest import wait_for
 from tests.factories import UserFactory
 from tests.fixtures.live import communicator, token_for
-from tests.kube.plugin import RBAC_DIR
+from tests.kube.plugin import RBAC_DIR, wait_until_allowed
 
 pytestmark = [pytest.mark.live, pytest.mark.kubernetes, pytest.mark.slow]
 
@@ -319,6 +319,12 @@ def test_a_kept_running_akri_camera_shows_live_frames_in_a_browser(
     assert "UDEV_DEVNODE_77AA01=/dev/video4" in rows[1][5].split()
 
 
+def allowed(api, namespace: str, resource: str, *, group: str, verb: str) -> bool:
+    review = {"spec": {"resourceAttributes": {
+        "namespace": namespace, "verb": verb, "resource": resource, "group": group}}}  # fmt: skip
+    return k8s.AuthorizationV1Api(api).create_self_subject_access_review(review).status.allowed
+
+
 def tile_of(page: str, camera_id: int) -> str:
     """The wall's (or camera page's) tile of one camera, as HTML."""
     start = page.index(f'data-camera-id="{camera_id}"')
@@ -456,3 +462,44 @@ def test_a_cluster_that_cannot_be_reached_leaves_its_akri_cameras_and_streams_al
     camera.refresh_from_db()
     assert camera.gone_at is not None
     wait_for(lambda: Run.objects.get(pk=camera.run_id).state == RunState.CANCELLED, timeout=30)
+
+
+@pytest.mark.usefixtures("akri_crds", "akri_reader")
+def test_a_read_narrowed_to_one_namespace_leaves_the_cameras_of_other_namespaces_alone(
+    testbed_cluster, kube_namespace, kube_admin_api, kube_api,
+):  # fmt: skip
+    """Without the cluster-wide reader role the panel reads Akri only in its own namespace (as
+    granted there): an instance elsewhere is unknown then, not gone."""
+    from cameras.akri import akri_cameras_sync
+    from cameras.models import Camera
+
+    here, there = kube_namespace.name, "default"
+    custom = k8s.CustomObjectsApi(kube_admin_api)
+    for namespace in (here, there):
+        custom.create_namespaced_custom_object(
+            "akri.sh", "v0", namespace, "configurations", udev_configuration(namespace)
+        )
+    create_instance(kube_admin_api, here, "akri-udev-video-d1a001", "standin-cpu-1", "/dev/video1")
+    create_instance(kube_admin_api, there, "akri-udev-video-d1a002", "standin-gpu-1", "/dev/video2")
+    assert len(akri_cameras_sync(cluster_id=testbed_cluster.pk).added) == 2
+
+    rbac = k8s.RbacAuthorizationV1Api(kube_admin_api)
+    binding = rbac.read_cluster_role_binding("controlpanel-akri-reader")
+    rbac.delete_cluster_role_binding(binding.metadata.name)
+    try:
+        rbac.create_namespaced_role_binding(here, k8s.V1RoleBinding(
+            metadata=k8s.V1ObjectMeta(name="controlpanel-akri-reader"),
+            role_ref=binding.role_ref, subjects=binding.subjects,
+        ))  # fmt: skip
+        wait_until_allowed(kube_api, here, "instances", group="akri.sh", verb="list")
+        wait_for(lambda: not allowed(kube_api, "", "instances", group="akri.sh", verb="list"))
+        delete_instance(kube_admin_api, here, "akri-udev-video-d1a001")
+        narrowed = akri_cameras_sync(cluster_id=testbed_cluster.pk)
+        assert narrowed.error == "" and narrowed.gone == ["akri-udev-video-d1a001 (edge)"]
+        assert Camera.objects.get(akri_instance="akri-udev-video-d1a002").gone_at is None
+    finally:
+        rbac.create_cluster_role_binding(k8s.V1ClusterRoleBinding(
+            metadata=k8s.V1ObjectMeta(name=binding.metadata.name),
+            role_ref=binding.role_ref, subjects=binding.subjects,
+        ))  # fmt: skip
+        wait_until_allowed(kube_api, "", "instances", group="akri.sh", verb="list")
