@@ -4,7 +4,7 @@
 button on the camera wall): a new instance becomes a new camera "discovered by Akri"; one that
 went away leaves its camera in place marked gone (history and viewers kept), and it comes back
 when the instance does. A cluster that cannot be read changes nothing: "unreachable" is not
-"no cameras".
+"no cameras"; read in one namespace only, it changes nothing in the others.
 
 Frames: Akri brokers speak gRPC (`camera.proto`), which the API server's service proxy does not
 carry, so the panel runs a camera-stream workload next to the broker, in the same cluster, with
@@ -69,7 +69,9 @@ def _akri_fields(instance: AkriInstance) -> dict:
 
 
 @transaction.atomic
-def _record(cluster: Cluster, instances: list[AkriInstance], result: SyncResult) -> None:
+def _record(
+    cluster: Cluster, instances: list[AkriInstance], result: SyncResult, *, scope: str
+) -> None:
     seen: set[tuple[str, str]] = set()
     for instance in instances:
         seen.add((instance.namespace, instance.name))
@@ -108,6 +110,9 @@ def _record(cluster: Cluster, instances: list[AkriInstance], result: SyncResult)
         .filter(cluster=cluster, gone_at__isnull=True)
         .exclude(akri_instance="")
     )
+    if scope and scope != "cluster":
+        # Read in one namespace only (no cluster-wide role): elsewhere nothing is known.
+        missing = missing.filter(akri_namespace=scope)
     for camera in missing:
         if (camera.akri_namespace, camera.akri_instance) in seen:
             continue
@@ -140,7 +145,7 @@ def akri_cameras_sync(*, cluster_id: int) -> SyncResult | None:
     if inventory.error:
         logger.info("cluster %s: Akri cameras not synced: %s", cluster.name, inventory.error)
         return result
-    _record(cluster, inventory.camera_instances(), result)
+    _record(cluster, inventory.camera_instances(), result, scope=inventory.scope)
     kept = Camera.objects.filter(cluster=cluster, keep_running=True, gone_at__isnull=True)
     for camera_id in kept.exclude(akri_instance="").values_list("pk", flat=True):
         run = akri_stream_ensure(camera_id=camera_id)

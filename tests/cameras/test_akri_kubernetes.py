@@ -19,11 +19,13 @@ from kubernetes import utils
 from kubernetes.client.exceptions import ApiException
 
 from clusters.services import cluster_import
+from core.choices import Role
 from core.services import SYSTEM
 from tests.cameras.test_socket import next_frame
 from tests.conftest import wait_for
+from tests.factories import UserFactory
 from tests.fixtures.live import communicator, token_for
-from tests.kube.plugin import RBAC_DIR
+from tests.kube.plugin import RBAC_DIR, wait_until_allowed
 
 pytestmark = [pytest.mark.live, pytest.mark.kubernetes, pytest.mark.slow]
 
@@ -103,19 +105,25 @@ def udev_configuration(namespace: str) -> dict:
     return body
 
 
-def add_instance(admin, namespace: str, name: str, node: str, devnode: str) -> None:
-    """An Instance, a broker pod and the instance Service, as Akri's agent and controller
-    make them (Service `<instance>-svc`, port 80 -> 8083, pods labelled akri.sh/instance)."""
-    custom = k8s.CustomObjectsApi(admin)
+def create_instance(
+    admin, namespace: str, name: str, node: str, devnode: str, *, shared: bool = False
+) -> None:
+    """An Instance as Akri's agent records it (no broker: for what needs no frames)."""
     suffix = name.rsplit("-", 1)[-1]
-    custom.create_namespaced_custom_object("akri.sh", "v0", namespace, "instances", {
+    k8s.CustomObjectsApi(admin).create_namespaced_custom_object("akri.sh", "v0", namespace, "instances", {
         "apiVersion": "akri.sh/v0", "kind": "Instance",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"configurationName": "akri-udev-video", "cdiName": f"akri.sh/akri-udev-video={suffix}",
-                 "capacity": 5, "shared": False, "nodes": [node],
+                 "capacity": 5, "shared": shared, "nodes": [node],
                  "brokerProperties": {f"UDEV_DEVNODE_{suffix.upper()}": devnode,
                                       "RESOLUTION_WIDTH": "320"}},
     })  # fmt: skip
+
+
+def add_instance(admin, namespace: str, name: str, node: str, devnode: str) -> None:
+    """An Instance, a broker pod and the instance Service, as Akri's agent and controller
+    make them (Service `<instance>-svc`, port 80 -> 8083, pods labelled akri.sh/instance)."""
+    create_instance(admin, namespace, name, node, devnode)
     labels = {"akri.sh/instance": name, "akri.sh/configuration": "akri-udev-video"}
     core = k8s.CoreV1Api(admin)
     core.create_namespaced_pod(namespace, k8s.V1Pod(
@@ -288,3 +296,210 @@ def test_a_kept_running_akri_camera_shows_live_frames_in_a_browser(
         f' && document.querySelector("{selector}").naturalWidth === 320'
     )
     assert tile.locator(".live-state").inner_text() == "live"
+
+    # The cluster page reads what Akri has there as it loads: a second, shared instance too.
+    create_instance(kube_admin_api, namespace, "akri-udev-video-5a4ed0", "standin-gpu-1",
+                    "/dev/video5", shared=True)  # fmt: skip
+    page.goto(f"{daphne_server}/clusters/{testbed_cluster.pk}/")
+    instances = page.locator("#akri table.akri-instances tbody tr")
+    instances.first.wait_for()
+    [configuration] = page.locator("#akri table.akri-configurations tbody tr").all()
+    assert configuration.locator("td").all_inner_texts() == [
+        "akri-udev-video", namespace, "udev", "5",
+        "ghcr.io/project-akri/akri/udev-video-broker:latest-dev", "yes",
+    ]  # fmt: skip
+    rows = [row.locator("td").all_inner_texts() for row in instances.all()]
+    assert [row[:5] for row in rows] == [
+        ["akri-udev-video-5a4ed0", "akri-udev-video", "standin-gpu-1", "yes", "/dev/video5"],
+        ["akri-udev-video-77aa01", "akri-udev-video", "standin-cpu-1", "no", "/dev/video4"],
+    ]
+    assert sorted(rows[0][5].split()) == [
+        "RESOLUTION_WIDTH=320", "UDEV_DEVNODE_5A4ED0=/dev/video5"
+    ]  # fmt: skip
+    assert "UDEV_DEVNODE_77AA01=/dev/video4" in rows[1][5].split()
+
+
+def allowed(api, namespace: str, resource: str, *, group: str, verb: str) -> bool:
+    review = {"spec": {"resourceAttributes": {
+        "namespace": namespace, "verb": verb, "resource": resource, "group": group}}}  # fmt: skip
+    return k8s.AuthorizationV1Api(api).create_self_subject_access_review(review).status.allowed
+
+
+def tile_of(page: str, camera_id: int) -> str:
+    """The wall's (or camera page's) tile of one camera, as HTML."""
+    start = page.index(f'data-camera-id="{camera_id}"')
+    return page[start : page.index("</figure>", start)]
+
+
+@pytest.mark.usefixtures("akri_crds", "akri_reader")
+def test_the_refresh_follows_instances_and_a_gone_camera_keeps_its_history_and_viewers(
+    testbed_cluster, kube_namespace, kube_admin_api, celery_worker, admin_api, operator_api,
+    viewer_api, viewer_user, operator_user,
+):  # fmt: skip
+    """Operators and admins (not viewers) ask for a sync with the API or the wall's button,
+    beat by its schedule's task name; each runs on the worker. A new instance becomes a camera;
+    a deleted one leaves it gone, still restricted to its viewers and shown so on the wall and
+    its page; the instance back, the same camera is live again with the same viewers."""
+    from django.conf import settings
+    from django.test import Client
+
+    from cameras.models import Camera
+    from controlpanel.celery import app
+    from core.models import AuditEvent
+
+    namespace, name = kube_namespace.name, "akri-udev-video-5e11a0"
+    k8s.CustomObjectsApi(kube_admin_api).create_namespaced_custom_object(
+        "akri.sh", "v0", namespace, "configurations", udev_configuration(namespace)
+    )
+    create_instance(kube_admin_api, namespace, name, "standin-cpu-1", "/dev/video6")
+    vera, otto, victor = Client(), Client(), Client()
+    vera.force_login(viewer_user)
+    otto.force_login(operator_user)
+    victor.force_login(UserFactory(username="victor", role=Role.VIEWER))
+
+    def camera(**state) -> Camera | None:
+        return Camera.objects.filter(akri_instance=name, **state).first()
+
+    assert viewer_api.post("/api/cameras/akri-refresh/").status_code == 403
+    assert vera.post("/cameras/akri-refresh/").status_code == 403
+    assert AuditEvent.objects.filter(action="refused").count() == 2
+    assert "Find Akri cameras" not in vera.get("/cameras/").content.decode()
+
+    queued = operator_api.post("/api/cameras/akri-refresh/")
+    assert queued.status_code == 202 and queued.json() == {"detail": "Akri discovery queued."}
+    camera_id = wait_for(lambda: camera(gone_at__isnull=True), timeout=30).pk
+    listed = operator_api.get(f"/api/cameras/{camera_id}/").json()
+    assert listed["discovered_by_akri"] and listed["akri_device"] == "/dev/video6"
+    assert listed["akri_nodes"] == ["standin-cpu-1"] and listed["gone"] is False
+    restricted = admin_api.patch(
+        f"/api/cameras/{camera_id}/", {"restricted": True, "viewer_users": ["vera"]}, format="json"
+    )
+    assert restricted.status_code == 200, restricted.content
+
+    delete_instance(kube_admin_api, namespace, name)
+    assert admin_api.post("/api/cameras/akri-refresh/").status_code == 202
+    wait_for(lambda: camera(gone_at__isnull=False), timeout=30)
+    gone = viewer_api.get(f"/api/cameras/{camera_id}/").json()
+    assert gone["gone"] is True and gone["gone_at"]
+    assert gone["restricted"] is True and gone["viewer_users"] == ["vera"]
+    assert 'class="badge gone' in tile_of(vera.get("/cameras/").content.decode(), camera_id)
+    assert 'class="badge gone' in tile_of(
+        vera.get(f"/cameras/{camera_id}/").content.decode(), camera_id
+    )
+    assert victor.get(f"/cameras/{camera_id}/").status_code == 404  # still not his camera
+
+    create_instance(kube_admin_api, namespace, name, "standin-gpu-1", "/dev/video6")
+    clicked = otto.post("/cameras/akri-refresh/")
+    assert clicked.status_code == 302 and clicked["Location"] == "/cameras/"
+    back = wait_for(lambda: camera(gone_at__isnull=True), timeout=30)
+    assert back.pk == camera_id and Camera.objects.filter(akri_instance=name).count() == 1
+    body = viewer_api.get(f"/api/cameras/{camera_id}/").json()
+    assert body["gone"] is False and body["akri_nodes"] == ["standin-gpu-1"]
+    assert body["restricted"] is True and body["viewer_users"] == ["vera"]
+    assert "badge gone" not in tile_of(vera.get("/cameras/").content.decode(), camera_id)
+    assert victor.get(f"/cameras/{camera_id}/").status_code == 404
+
+    # Beat sends its entry's task by name, as here; the worker must know it.
+    entry = settings.CELERY_BEAT_SCHEDULE["cameras-akri-sync"]
+    assert entry["task"] in app.tasks
+    create_instance(kube_admin_api, namespace, "akri-udev-video-b0a7c1", "standin-cpu-1",
+                    "/dev/video8")  # fmt: skip
+    app.send_task(entry["task"])
+    wait_for(lambda: Camera.objects.filter(akri_instance="akri-udev-video-b0a7c1").exists(),
+             timeout=30)  # fmt: skip
+
+
+@pytest.mark.usefixtures("akri_crds", "akri_reader")
+def test_a_cluster_that_cannot_be_reached_leaves_its_akri_cameras_and_streams_alone(
+    testbed_cluster, kube_namespace, kube_admin_api, kube_kubeconfig, celery_worker,
+    operator_client, caplog,
+):  # fmt: skip
+    """ "Unreachable" is not "no instances": while the API server does not answer, a sync
+    changes no camera and stops no stream, and says why (task result, log, cluster page);
+    reachable again, the instance deleted meanwhile leaves its camera gone."""
+    from cameras.akri import akri_cameras_sync
+    from cameras.models import Camera
+    from cameras.tasks import akri_cameras_sync_task
+    from clusters.services import credential_update
+    from core.models import AuditEvent
+    from workloads.choices import RunState, TemplateKind
+    from workloads.models import Run, WorkloadTemplate
+
+    namespace, name = kube_namespace.name, "akri-udev-video-c4fe02"
+    k8s.CustomObjectsApi(kube_admin_api).create_namespaced_custom_object(
+        "akri.sh", "v0", namespace, "configurations", udev_configuration(namespace)
+    )
+    create_instance(kube_admin_api, namespace, name, "standin-cpu-1", "/dev/video1")
+    assert akri_cameras_sync(cluster_id=testbed_cluster.pk).added == [f"{name} (edge)"]
+    camera = Camera.objects.get(akri_instance=name)
+    # A stream as a viewer would have started it (its pod is beside the point here).
+    camera.run = Run.objects.create(
+        template=WorkloadTemplate.objects.get(kind=TemplateKind.CAMERA_STREAM, is_preset=True),
+        cluster=testbed_cluster, state=RunState.RUNNING, params={"source": "akri://198.18.0.9:8083"},
+    )  # fmt: skip
+    camera.save(update_fields=["run"])
+    delete_instance(kube_admin_api, namespace, name)
+
+    nowhere = yaml.safe_load(kube_kubeconfig)
+    nowhere["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
+    credential_update(
+        actor=SYSTEM, credential=testbed_cluster.credential, kubeconfig=yaml.safe_dump(nowhere)
+    )
+    with caplog.at_level("INFO", logger="cameras.akri"):
+        status = akri_cameras_sync_task.apply(args=[testbed_cluster.pk]).get()
+    assert status["gone"] == [] and status["error"].startswith("Cluster unreachable")
+    assert "cluster edge: Akri cameras not synced: Cluster unreachable" in caplog.text
+    camera.refresh_from_db()
+    assert camera.gone_at is None and camera.run.state == RunState.RUNNING
+    assert not AuditEvent.objects.filter(action="cancel").exists()
+    page = operator_client.get(f"/clusters/{testbed_cluster.pk}/akri/").content.decode()
+    assert "Cluster unreachable" in page and "Akri is not installed" not in page
+
+    credential_update(
+        actor=SYSTEM, credential=testbed_cluster.credential, kubeconfig=kube_kubeconfig
+    )
+    assert akri_cameras_sync(cluster_id=testbed_cluster.pk).gone == [f"{name} (edge)"]
+    camera.refresh_from_db()
+    assert camera.gone_at is not None
+    wait_for(lambda: Run.objects.get(pk=camera.run_id).state == RunState.CANCELLED, timeout=30)
+
+
+@pytest.mark.usefixtures("akri_crds", "akri_reader")
+def test_a_read_narrowed_to_one_namespace_leaves_the_cameras_of_other_namespaces_alone(
+    testbed_cluster, kube_namespace, kube_admin_api, kube_api,
+):  # fmt: skip
+    """Without the cluster-wide reader role the panel reads Akri only in its own namespace (as
+    granted there): an instance elsewhere is unknown then, not gone."""
+    from cameras.akri import akri_cameras_sync
+    from cameras.models import Camera
+
+    here, there = kube_namespace.name, "default"
+    custom = k8s.CustomObjectsApi(kube_admin_api)
+    for namespace in (here, there):
+        custom.create_namespaced_custom_object(
+            "akri.sh", "v0", namespace, "configurations", udev_configuration(namespace)
+        )
+    create_instance(kube_admin_api, here, "akri-udev-video-d1a001", "standin-cpu-1", "/dev/video1")
+    create_instance(kube_admin_api, there, "akri-udev-video-d1a002", "standin-gpu-1", "/dev/video2")
+    assert len(akri_cameras_sync(cluster_id=testbed_cluster.pk).added) == 2
+
+    rbac = k8s.RbacAuthorizationV1Api(kube_admin_api)
+    binding = rbac.read_cluster_role_binding("controlpanel-akri-reader")
+    rbac.delete_cluster_role_binding(binding.metadata.name)
+    try:
+        rbac.create_namespaced_role_binding(here, k8s.V1RoleBinding(
+            metadata=k8s.V1ObjectMeta(name="controlpanel-akri-reader"),
+            role_ref=binding.role_ref, subjects=binding.subjects,
+        ))  # fmt: skip
+        wait_until_allowed(kube_api, here, "instances", group="akri.sh", verb="list")
+        wait_for(lambda: not allowed(kube_api, "", "instances", group="akri.sh", verb="list"))
+        delete_instance(kube_admin_api, here, "akri-udev-video-d1a001")
+        narrowed = akri_cameras_sync(cluster_id=testbed_cluster.pk)
+        assert narrowed.error == "" and narrowed.gone == ["akri-udev-video-d1a001 (edge)"]
+        assert Camera.objects.get(akri_instance="akri-udev-video-d1a002").gone_at is None
+    finally:
+        rbac.create_cluster_role_binding(k8s.V1ClusterRoleBinding(
+            metadata=k8s.V1ObjectMeta(name=binding.metadata.name),
+            role_ref=binding.role_ref, subjects=binding.subjects,
+        ))  # fmt: skip
+        wait_until_allowed(kube_api, "", "instances", group="akri.sh", verb="list")
