@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
+from django.test import Client
 from django.utils.html import escape
 from kubernetes import client as k8s
 from kubernetes import utils
@@ -19,7 +23,7 @@ from core.models import AuditEvent
 from core.services import SYSTEM
 from tests.conftest import wait_for
 from tests.fixtures.live import communicator, receive_until_type, token_for
-from tests.kube.plugin import wait_for_default_service_account
+from tests.kube.plugin import wait_for_default_service_account, wait_until_allowed
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.django_db(transaction=True)]
 
@@ -64,6 +68,39 @@ def _deployment(name: str, replicas: int = 1, labels: dict | None = None) -> dic
     }  # fmt: skip
 
 
+def _statefulset(name: str, replicas: int = 1) -> dict:
+    return {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name},
+        "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
+                 "template": _pod_template({"app": name})},
+    }  # fmt: skip
+
+
+def _daemonset(name: str) -> dict:
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "template": _pod_template({"app": name})},
+    }  # fmt: skip
+
+
+def _volume(name: str, storage_class: str) -> dict:
+    # Cluster-scoped: named after the test's namespace, deleted by the test itself.
+    return {
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "persistentVolumeReclaimPolicy": "Retain", "storageClassName": storage_class,
+                 "hostPath": {"path": f"/tmp/{name}"}},
+    }  # fmt: skip
+
+
+def _claim(name: str, storage_class: str) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                 "resources": {"requests": {"storage": "1Gi"}}},
+    }  # fmt: skip
+
+
 def _job(name: str, seconds: int = 1) -> dict:
     return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
@@ -90,11 +127,41 @@ def _by_name(listing: dict) -> dict[str, dict]:
     return {item["name"]: item for item in listing["items"]}
 
 
+def _page_row(page: str, name: str) -> list[str]:
+    """The text of each cell of the table row a page shows for `name`."""
+    found = re.search(rf'<tr data-name="{re.escape(name)}"[^>]*>(.*?)</tr>', page, re.S)
+    assert found, f"no row {name} on the page"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", found.group(1), re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
+
+
+def _page_yaml(page: str) -> dict:
+    """The object as the page's read-only YAML block shows it."""
+    found = re.search(r'<pre class="yaml mono" id="yaml">(.*?)</pre>', page, re.S)
+    assert found, "no YAML block on the page"
+    return yaml.safe_load(html.unescape(found.group(1)))
+
+
+@pytest.fixture
+def volume_name(kube_namespace, kube_admin_api):
+    """A PersistentVolume's name for the test; the volume, cluster-scoped, is deleted after it
+    (the namespace's deletion then releases it from its claim)."""
+    name = f"{kube_namespace.name}-pv"
+    yield name
+    try:
+        k8s.CoreV1Api(kube_admin_api).delete_persistent_volume(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
 def test_objects_made_with_the_client_appear_with_their_status_and_secrets_stay_hidden(
-    kube_cluster, kube_namespace, kube_admin_api, viewer_api, viewer_client
+    kube_cluster, kube_namespace, kube_admin_api, viewer_api, viewer_client, volume_name
 ):
-    """Deployments, Jobs, Pods (a stuck one with the scheduler's event), Services, Secrets and
-    ConfigMaps show as kubectl would; pages and API never carry a Secret's value."""
+    """Deployments, StatefulSets, DaemonSets, Jobs, Pods (a stuck one with the scheduler's
+    event), Services, PersistentVolumeClaims and PersistentVolumes, Secrets and ConfigMaps show
+    as kubectl would, filtered by label; a Deployment's page shows its conditions, pods and
+    YAML; pages and API never carry a Secret's value."""
     ns = kube_namespace.name
     core, apps, batch = (k8s.CoreV1Api(kube_admin_api), k8s.AppsV1Api(kube_admin_api),
                          k8s.BatchV1Api(kube_admin_api))  # fmt: skip
@@ -114,6 +181,11 @@ def test_objects_made_with_the_client_appear_with_their_status_and_secrets_stay_
     })  # fmt: skip
     batch.create_namespaced_job(ns, _job("done"))
     core.create_namespaced_pod(ns, _stuck_pod("stuck"))
+    apps.create_namespaced_stateful_set(ns, _statefulset("db"))
+    apps.create_namespaced_daemon_set(ns, _daemonset("agent"))
+    # Its own storage class name: only this claim can bind this volume.
+    core.create_persistent_volume(_volume(volume_name, volume_name))
+    core.create_namespaced_persistent_volume_claim(ns, _claim("data", volume_name))
 
     def settled():
         pods = _by_name(_items(viewer_api, kube_cluster, ns, "pods"))
@@ -146,6 +218,68 @@ def test_objects_made_with_the_client_appear_with_their_status_and_secrets_stay_
     assert _by_name(_items(viewer_api, kube_cluster, ns, "configmaps"))["settings"]["details"][
         "keys"
     ] == ["mode"]
+
+    # StatefulSets, DaemonSets (a pod on every node), claims bound to their volume.
+    sets = wait_for(lambda: (s := _by_name(_items(viewer_api, kube_cluster, ns, "statefulsets")))
+                    and s["db"]["details"]["ready"] == "1/1" and s, timeout=60)  # fmt: skip
+    assert (sets["db"]["namespace"], sets["db"]["details"]["replicas"]) == (ns, 1)
+    node_count = len(core.list_node().items)
+    daemons = wait_for(lambda: (d := _by_name(_items(viewer_api, kube_cluster, ns, "daemonsets")))
+                       and d["agent"]["details"]["ready"] == node_count and d, timeout=60)  # fmt: skip
+    assert daemons["agent"]["namespace"] == ns
+    assert daemons["agent"]["details"] == {"desired": node_count, "current": node_count,
+                                           "ready": node_count}  # fmt: skip
+    claims = wait_for(lambda: (c := _by_name(_items(viewer_api, kube_cluster, ns, "persistentvolumeclaims")))
+                      and c["data"]["details"]["status"] == "Bound" and c, timeout=30)  # fmt: skip
+    assert claims["data"]["namespace"] == ns
+    assert claims["data"]["details"] == {
+        "status": "Bound", "volume": volume_name, "capacity": "1Gi",
+        "access_modes": ["ReadWriteOnce"], "storage_class": volume_name,
+    }  # fmt: skip
+    volumes = viewer_api.get(f"/api/clusters/{kube_cluster.pk}/objects/persistentvolumes/").json()
+    assert not volumes["forbidden"]
+    volume = _by_name(volumes)[volume_name]
+    assert volume["namespace"] == ""
+    assert volume["details"] == {
+        "status": "Bound", "claim": f"{ns}/data", "capacity": "1Gi",
+        "access_modes": ["ReadWriteOnce"], "reclaim_policy": "Retain",
+    }  # fmt: skip
+    explore = f"/clusters/{kube_cluster.pk}/explore"
+    page = viewer_client.get(f"{explore}/statefulsets/?namespace={ns}").content.decode()
+    assert _page_row(page, "db")[:3] == ["db", ns, "1/1"]
+    page = viewer_client.get(f"{explore}/daemonsets/?namespace={ns}").content.decode()
+    assert _page_row(page, "agent")[:5] == ["agent", ns] + [str(node_count)] * 3
+    page = viewer_client.get(f"{explore}/persistentvolumeclaims/?namespace={ns}").content.decode()
+    assert _page_row(page, "data")[:7] == [
+        "data",
+        ns,
+        "Bound",
+        volume_name,
+        "1Gi",
+        "ReadWriteOnce",
+        volume_name,
+    ]
+    page = viewer_client.get(f"{explore}/persistentvolumes/").content.decode()
+    assert _page_row(page, volume_name)[:6] == [
+        volume_name,
+        "Bound",
+        f"{ns}/data",
+        "1Gi",
+        "ReadWriteOnce",
+        "Retain",
+    ]
+
+    # A label selector keeps only the pods that match it, through the API and on the page.
+    assert len([p for p in _items(viewer_api, kube_cluster, ns, "pods")["items"]
+                if p["labels"].get("app") in ("web", "db")]) == 2  # fmt: skip
+    only_web = _items(viewer_api, kube_cluster, ns, "pods", label="app=web")
+    assert [p["name"] for p in only_web["items"]] == [web_pod["name"]]
+    either = _items(viewer_api, kube_cluster, ns, "pods", label="app in (web,db)")
+    assert sorted(p["name"] for p in either["items"]) == sorted([web_pod["name"], "db-0"])
+    page = viewer_client.get(f"{explore}/pods/", {"namespace": ns, "label": "app=db"})
+    page = page.content.decode()
+    assert _page_row(page, "db-0")[:3] == ["db-0", ns, "Running"]
+    assert re.findall(r'<tr data-name="([^"]+)"', page) == ["db-0"]
 
     # Paging through the API server: one pod per page, the continue token leads on.
     first = _items(viewer_api, kube_cluster, ns, "pods", limit=1)
@@ -188,11 +322,47 @@ def test_objects_made_with_the_client_appear_with_their_status_and_secrets_stay_
         f"/clusters/{kube_cluster.pk}/explore/deployments/{ns}/web/"
     ).content.decode()
     assert 'href="/runs/4242/"' in web_page and "Rollout restart" not in web_page
+    # Its page: the controller's conditions, its pods, and its YAML read-only, managed fields
+    # folded apart and the secret-named environment value redacted.
+    conditions = re.search(r'<table id="conditions">(.*?)</table>', web_page, re.S).group(1)
+    available = re.search(r"<tr><td>Available</td><td>(\w+)</td><td>(\w+)</td>", conditions)
+    assert available and available.groups() == ("True", "MinimumReplicasAvailable")
+    assert "<td>Progressing</td><td>True</td>" in conditions
+    pods_table = re.search(r'<table class="explorer-table" data-kind="pods">(.*?)</table>',
+                           web_page, re.S).group(1)  # fmt: skip
+    assert re.findall(r'<tr data-name="([^"]+)"', pods_table) == [web_pod["name"]]
+    assert _page_row(pods_table, web_pod["name"])[1:3] == ["Running", "1/1"]
+    shown = _page_yaml(web_page)
+    assert (shown["kind"], shown["metadata"]["name"], shown["spec"]["replicas"]) == (
+        "Deployment",
+        "web",
+        1,
+    )
+    assert "managedFields" not in shown["metadata"] and "<textarea" not in web_page
+    assert re.search(r"<details><summary>managedFields</summary><pre[^>]*>[^<]*manager:", web_page)
+    env = shown["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[0] == {"name": "DB_PASSWORD", "value": "<redacted>"}
+    secret_yaml = _page_yaml(viewer_client.get(f"{explore}/secrets/{ns}/db/").content.decode())
+    assert secret_yaml["data"] == {"password": "<redacted>", "user": "<redacted>"}
+    assert secret_yaml["metadata"]["annotations"] == {
+        "kubectl.kubernetes.io/last-applied-configuration": "<redacted>"
+    }
 
     # No Secret value in any page or response, in any encoding.
     encoded = base64.b64encode(SECRET.encode()).decode()
     seen = []
-    for kind in ("secrets", "pods", "deployments", "configmaps", "events", "jobs", "services"):
+    for kind in (
+        "secrets",
+        "pods",
+        "deployments",
+        "configmaps",
+        "events",
+        "jobs",
+        "services",
+        "statefulsets",
+        "daemonsets",
+        "persistentvolumeclaims",
+    ):
         seen.append(
             viewer_api.get(f"/api/clusters/{kube_cluster.pk}/namespaces/{ns}/{kind}/").content
         )
@@ -205,7 +375,8 @@ def test_objects_made_with_the_client_appear_with_their_status_and_secrets_stay_
             viewer_client.get(f"/clusters/{kube_cluster.pk}/explore/{kind}/?namespace={ns}").content
         )
     for kind, name in (("secrets", "db"), ("pods", web_pod["name"]), ("deployments", "web"),
-                       ("jobs", "done"), ("pods", done_pod["name"])):  # fmt: skip
+                       ("jobs", "done"), ("pods", done_pod["name"]), ("statefulsets", "db"),
+                       ("daemonsets", "agent"), ("persistentvolumeclaims", "data")):  # fmt: skip
         api_detail = viewer_api.get(
             f"/api/clusters/{kube_cluster.pk}/namespaces/{ns}/{kind}/{name}/"
         )
@@ -224,22 +395,35 @@ def test_objects_made_with_the_client_appear_with_their_status_and_secrets_stay_
 
 
 def test_actions_change_the_real_objects_are_audited_and_refused_to_viewers(
-    kube_cluster, kube_namespace, kube_admin_api, operator_api, viewer_api, operator_client
-):
-    """Scale, rollout restart, delete a pod, delete a finished Job: done on the cluster,
-    recorded; a viewer's try changes nothing; a Job still running is not deleted."""
+    kube_cluster, kube_namespace, kube_admin_api, operator_api, viewer_api, operator_client,
+    viewer_user,
+):  # fmt: skip
+    """Scale a Deployment or a StatefulSet, rollout restart, delete a pod, delete a finished
+    Job: done on the cluster, recorded; a viewer's try changes nothing; a Job still running is
+    not deleted."""
     ns = kube_namespace.name
     apps, batch, core = (k8s.AppsV1Api(kube_admin_api), k8s.BatchV1Api(kube_admin_api),
                          k8s.CoreV1Api(kube_admin_api))  # fmt: skip
     apps.create_namespaced_deployment(ns, _deployment("web"))
     batch.create_namespaced_job(ns, _job("done"))
     batch.create_namespaced_job(ns, _job("busy", seconds=300))
+    apps.create_namespaced_stateful_set(ns, _statefulset("db"))
     base = f"/api/clusters/{kube_cluster.pk}/namespaces/{ns}"
+    pages = f"/clusters/{kube_cluster.pk}/explore"
+    viewer_client = Client()
+    viewer_client.force_login(viewer_user)
 
     refused = viewer_api.post(f"{base}/deployments/web/scale/", {"replicas": 3}, format="json")
     assert refused.status_code == 403
     assert viewer_api.delete(f"{base}/jobs/done/").status_code == 403
+    assert viewer_api.post(f"{base}/deployments/web/restart/").status_code == 403
+    assert viewer_client.post(f"{pages}/deployments/{ns}/web/restart/").status_code == 403
+    refused = viewer_client.post(f"{pages}/statefulsets/{ns}/db/scale/", {"replicas": 3})
+    assert refused.status_code == 403
     assert apps.read_namespaced_deployment("web", ns).spec.replicas == 1
+    template = apps.read_namespaced_deployment("web", ns).spec.template.metadata.annotations or {}
+    assert "kubectl.kubernetes.io/restartedAt" not in template
+    assert apps.read_namespaced_stateful_set("db", ns).spec.replicas == 1
 
     scaled = operator_api.post(f"{base}/deployments/web/scale/", {"replicas": 2}, format="json")
     assert scaled.status_code == 200, scaled.content
@@ -248,6 +432,13 @@ def test_actions_change_the_real_objects_are_audited_and_refused_to_viewers(
     assert restarted.status_code == 200, restarted.content
     template = apps.read_namespaced_deployment("web", ns).spec.template.metadata.annotations
     assert "kubectl.kubernetes.io/restartedAt" in template
+
+    # The page's Scale button on a StatefulSet, through its scale subresource.
+    scaled = operator_client.post(f"{pages}/statefulsets/{ns}/db/scale/", {"replicas": 2})
+    assert scaled.status_code == 302
+    assert apps.read_namespaced_stateful_set("db", ns).spec.replicas == 2
+    page = operator_client.get(scaled.url).content.decode()
+    assert f"Scaled {ns}/db to 2." in page and 'name="replicas" min="0" max="100" value="2"' in page
 
     # A pod of its own (no controller): the deployment's pods come and go with the restart, and
     # one the controller deletes first leaves the page's delete nothing to do.
@@ -289,21 +480,58 @@ def test_actions_change_the_real_objects_are_audited_and_refused_to_viewers(
     assert [(e.action, e.object_type) for e in audit] == [
         ("update", "deployment"),
         ("update", "deployment"),
+        ("update", "statefulset"),
         ("delete", "pod"),
         ("delete", "job"),
     ]
     assert audit[0].changes["replicas"] == [1, 2] and audit[0].actor_name
+    assert (audit[2].object_repr, audit[2].changes["replicas"]) == (f"testbed/{ns}/db", [1, 2])
+    assert audit[2].actor_name == audit[0].actor_name
+
+
+TAINT = {"key": "controlpanel.io/explorer-test", "value": "yes", "effect": "NoSchedule"}
+
+
+def _heavy_pod(name: str, node: str) -> dict:
+    return {
+        "metadata": {"name": name, "annotations": {"standin-kubelet/run-seconds": "600"}},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": node},
+            "tolerations": [{**TAINT, "operator": "Equal"}],
+            "containers": [{"name": "main", "image": "busybox", "resources": {
+                "requests": {"cpu": "1500m", "memory": "3Gi"}, "limits": {"nvidia.com/gpu": "1"}}}],
+        },
+    }  # fmt: skip
+
+
+def _node_cells(page: str, node: str) -> list[str]:
+    found = re.search(rf'<tr data-node="{node}">(.*?)</tr>', page, re.S)
+    assert found, f"no row for node {node}"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", found.group(1), re.S)
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in cells]
+
+
+def _restore_panel_role(rbac, rules, panel_api) -> None:
+    """docker/rbac/clusterrole.yaml's rules back, and granted again, for the tests after."""
+    role = rbac.read_cluster_role("controlpanel")
+    if role.rules != rules:
+        role.rules = rules
+        rbac.replace_cluster_role("controlpanel", role)
+    wait_until_allowed(panel_api, "", "persistentvolumes", verb="list")
 
 
 def test_least_privilege_is_told_what_it_cannot_list_and_the_explorer_role_lifts_it(
-    kube_cluster, kube_namespace, kube_admin_api, viewer_api, viewer_client
+    kube_cluster, kube_namespace, kube_admin_api, kube_api, viewer_api, viewer_client
 ):
     """Outside its namespaces the panel's identity is refused: the explorer says so instead of
     an empty table; docker/rbac/clusterrole-explorer.yaml lifts it. Nodes say metrics-server is
-    missing."""
+    missing, and show a node's taints and what its pods request against what it has."""
     core, rbac = k8s.CoreV1Api(kube_admin_api), k8s.RbacAuthorizationV1Api(kube_admin_api)
     other = f"{kube_namespace.name}-x"
     core.create_namespace({"metadata": {"name": other}})
+    panel_role = rbac.read_cluster_role("controlpanel")
+    rules = panel_role.rules
+    gpu_taints = core.read_node("standin-gpu-1").spec.taints
     try:
         wait_for_default_service_account(kube_admin_api, other)
         core.create_namespaced_pod(other, _stuck_pod("visitor"))
@@ -325,6 +553,23 @@ def test_least_privilege_is_told_what_it_cannot_list_and_the_explorer_role_lifts
             "PIDPressure",
         }
 
+        # docker/rbac/clusterrole.yaml lets the panel list PersistentVolumes (it makes them for
+        # Azure File shares); without that rule the explorer says so instead of an empty table.
+        volumes = f"/api/clusters/{kube_cluster.pk}/objects/persistentvolumes/"
+        assert not viewer_api.get(volumes).json()["forbidden"]
+        panel_role.rules = [r for r in rules if "persistentvolumes" not in (r.resources or [])]
+        rbac.replace_cluster_role("controlpanel", panel_role)
+        refused = wait_for(lambda: (v := viewer_api.get(volumes).json())["forbidden"] and v,
+                           timeout=20)  # fmt: skip
+        assert refused["items"] == []
+        assert "cannot list persistentvolumes (cluster-scoped)" in refused["forbidden"]
+        page = viewer_client.get(
+            f"/clusters/{kube_cluster.pk}/explore/persistentvolumes/"
+        ).content.decode()
+        assert "cannot list persistentvolumes (cluster-scoped)" in page
+        assert 'class="explorer-table"' not in page
+        _restore_panel_role(rbac, rules, kube_api)
+
         utils.create_from_yaml(kube_admin_api, str(EXPLORER_ROLE))
         lifted = wait_for(
             lambda: (found := _items(viewer_api, kube_cluster, other, "pods"))["items"] and found,
@@ -343,7 +588,38 @@ def test_least_privilege_is_told_what_it_cannot_list_and_the_explorer_role_lifts
         assert (
             "cannot list secrets" in _items(viewer_api, kube_cluster, other, "secrets")["forbidden"]
         )
+
+        # A tainted node and a pod that tolerates it, with requests: the node's row shows both.
+        core.patch_node("standin-gpu-1", {"spec": {"taints": [*(gpu_taints or []), TAINT]}})
+        core.create_namespaced_pod(kube_namespace.name, _heavy_pod("heavy", "standin-gpu-1"))
+        requested = {"cpu": 1.5, "memory": 3 * 2**30, "gpu": 1}
+
+        def counted():
+            report = viewer_api.get(f"/api/clusters/{kube_cluster.pk}/nodes/").json()
+            node = next(n for n in report["nodes"] if n["name"] == "standin-gpu-1")
+            return node if node["requested"] == requested else None
+
+        # Earlier tests' pods may still be leaving the node: wait for its sum to be this pod's.
+        gpu = wait_for(counted, timeout=30)
+        assert "controlpanel.io/explorer-test=yes:NoSchedule" in gpu["taints"]
+        assert gpu["allocatable"] == {"cpu": 8, "memory": 32 * 2**30, "gpu": 2}
+        assert core.read_namespaced_pod("heavy", kube_namespace.name).spec.node_name == (
+            "standin-gpu-1"
+        )
+        page = viewer_client.get(f"/clusters/{kube_cluster.pk}/explore/nodes/").content.decode()
+        cells = _node_cells(page, "standin-gpu-1")
+        assert "controlpanel.io/explorer-test=yes:NoSchedule" in cells[2]
+        assert cells[3:6] == [
+            "1.50 / 8 cores (19%)", "3.0 GB / 32.0 GB (9%)", "1 / 2 GPUs (50%)"
+        ]  # fmt: skip
     finally:
+        core.patch_node("standin-gpu-1", {"spec": {"taints": gpu_taints}})
+        try:  # its GPU back at once for the tests after, not when the namespace goes
+            core.delete_namespaced_pod("heavy", kube_namespace.name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        _restore_panel_role(rbac, rules, kube_api)
         for delete in (rbac.delete_cluster_role_binding, rbac.delete_cluster_role):
             try:
                 delete("controlpanel-explorer")

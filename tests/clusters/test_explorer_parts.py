@@ -135,3 +135,30 @@ def test_viewers_cannot_act_and_bad_names_are_refused_before_any_request(
         format="json",
     )
     assert scale.status_code == 400 and "replicas" in scale.json()["error"]["fields"]
+
+
+@pytest.mark.django_db
+def test_the_explorers_rest_paths_are_in_the_api_schema(viewer_api):
+    """Every explorer endpoint is documented, with its methods and the kinds it takes."""
+    schema = viewer_api.get("/api/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
+    base = "/api/clusters/{id}"
+    expected = {
+        f"{base}/nodes/": {"get"},
+        f"{base}/health-history/": {"get"},
+        f"{base}/objects/{{kind}}/": {"get"},
+        f"{base}/objects/{{kind}}/{{name}}/": {"get"},
+        f"{base}/namespaces/{{namespace}}/{{kind}}/": {"get"},
+        f"{base}/namespaces/{{namespace}}/{{kind}}/{{name}}/": {"get", "delete"},
+        f"{base}/namespaces/{{namespace}}/deployments/{{name}}/restart/": {"post"},
+        f"{base}/namespaces/{{namespace}}/{{kind}}/{{name}}/scale/": {"post"},
+    }
+    documented = {path: set(paths[path]) - {"parameters"} for path in expected if path in paths}
+    assert documented == expected
+    listing = paths[f"{base}/namespaces/{{namespace}}/{{kind}}/"]["get"]
+    kind = next(p for p in listing["parameters"] if p["name"] == "kind")
+    assert set(kind["schema"]["enum"]) == set(KINDS)
+    assert {p["name"] for p in listing["parameters"]} >= {"label", "limit", "continue"}
+    scale = paths[f"{base}/namespaces/{{namespace}}/{{kind}}/{{name}}/scale/"]["post"]
+    scale_kind = next(p for p in scale["parameters"] if p["name"] == "kind")
+    assert scale_kind["schema"]["enum"] == ["deployments", "statefulsets"]
